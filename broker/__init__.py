@@ -1,0 +1,1 @@
+"""Consortium interlibrary-loan broker."""

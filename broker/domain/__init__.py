@@ -1,0 +1,1 @@
+"""The pure core: model, states and policy. Nothing here does I/O."""

@@ -1,0 +1,96 @@
+"""One exception hierarchy for domain refusals, each with its problem+json type.
+
+The web layer turns a ``BrokerError`` into ``application/problem+json`` with the
+``type`` and ``status`` declared here; nothing else catches broadly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class BrokerError(Exception):
+    """A refusal the caller can act on. ``problem_type`` is stable API."""
+
+    problem_type: ClassVar[str] = "about:blank"
+    title: ClassVar[str] = "Request refused"
+    status: ClassVar[int] = 400
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions: Mapping[str, Any] = extensions
+
+
+class ValidationFailed(BrokerError):
+    problem_type = "validation"
+    title = "The input is not valid"
+    status = 422
+
+    def __init__(self, problems: Mapping[str, str], detail: str | None = None) -> None:
+        super().__init__(detail or "; ".join(f"{k}: {v}" for k, v in problems.items()),
+                         errors=dict(problems))
+        self.problems = problems
+
+
+class MalformedInput(BrokerError):
+    problem_type = "malformed"
+    title = "The request body cannot be read"
+    status = 400
+
+
+class NotFound(BrokerError):
+    problem_type = "not-found"
+    title = "No such resource"
+    status = 404
+
+
+class Conflict(BrokerError):
+    problem_type = "conflict"
+    title = "The resource changed meanwhile"
+    status = 409
+
+
+class IllegalTransition(BrokerError):
+    problem_type = "illegal-transition"
+    title = "Not possible in the request's current state"
+    status = 409
+
+    def __init__(self, state: object, event: object, service: object) -> None:
+        super().__init__(f"a {service} request in state {state} cannot take event {event}",
+                         state=str(state), event=str(event))
+
+
+class VersionConflict(Conflict):
+    problem_type = "version-conflict"
+
+    def __init__(self, request_id: str, expected: int, current: int) -> None:
+        super().__init__(f"request {request_id} is at version {current}, not {expected}",
+                         expected=expected, current=current)
+        self.current = current
+
+
+class ConsortiumInvalid(BrokerError):
+    """The consortium file has problems; ``problems`` are ``(place, message)`` pairs."""
+
+    problem_type = "consortium-invalid"
+    title = "The consortium file is not valid"
+    status = 422
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        lines = [f"{place}: {message}" if place else message for place, message in problems]
+        super().__init__(f"{source}: " + "; ".join(lines), problems=lines)
+        self.source = source
+        self.problems = problems
+
+    def report(self) -> str:
+        """One line a problem, each with its place, for a terminal."""
+        return "\n".join(f"{self.source}: {p}: {m}" if p else f"{self.source}: {m}"
+                         for p, m in self.problems)
+
+
+class Unavailable(BrokerError):
+    problem_type = "unavailable"
+    title = "A service the broker needs does not answer"
+    status = 503

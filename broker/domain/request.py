@@ -1,0 +1,78 @@
+"""An ILL request and the events in its history."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from broker.domain.holdings import MaterialType
+from broker.domain.states import Event, Service, State
+
+# Crockford's base32: no I, L, O, U, so a number read out over the phone survives.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_request_id() -> str:
+    """A request number patrons and staff can read and type: ILL-XXXX-XXXX."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"ILL-{chars[:4]}-{chars[4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDescription:
+    """What the patron asks for; any identifier, or title with optional author/year."""
+
+    title: str
+    author: str | None = None
+    year: int | None = None
+    isbn: str | None = None
+    issn: str | None = None
+    edition: str | None = None
+    material: MaterialType = MaterialType.BOOK
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """The part of a journal or book a copy request is for."""
+
+    source_title: str
+    part_title: str
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    id: str
+    service: Service
+    state: State
+    version: int
+    patron_id: str
+    home_library: str
+    pickup_location: str
+    item: ItemDescription
+    created_at: datetime
+    updated_at: datetime
+    citation: Citation | None = None
+    max_cost: Decimal | None = None
+    lender: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """One entry of a request's append-only history; ``seq`` is the version it made."""
+
+    seq: int
+    event: Event
+    source: State
+    target: State
+    at: datetime
+    actor: str
+    data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

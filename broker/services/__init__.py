@@ -1,0 +1,1 @@
+"""Use cases that tie the core to the store and the connectors."""

@@ -1,0 +1,1 @@
+"""Redis (or Valkey) adapters: request state and history, indexes, the outbox."""

@@ -1,0 +1,78 @@
+"""Requests and events to and from the flat string maps Redis hashes and streams hold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from broker.domain.holdings import MaterialType
+from broker.domain.request import Citation, ItemDescription, Request, RequestEvent
+from broker.domain.states import Event, Service, State
+
+
+def _compact(d: Mapping[str, object]) -> str:
+    return json.dumps({k: v for k, v in d.items() if v is not None},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def request_fields(request: Request) -> dict[str, str]:
+    """The hash of a request; absent optional values are absent fields."""
+    fields = {
+        "id": request.id,
+        "service": request.service.value,
+        "state": request.state.value,
+        "version": str(request.version),
+        "patron_id": request.patron_id,
+        "home_library": request.home_library,
+        "pickup_location": request.pickup_location,
+        "item": _compact(asdict(request.item)),
+        "created_at": request.created_at.isoformat(),
+        "updated_at": request.updated_at.isoformat(),
+    }
+    if request.citation is not None:
+        fields["citation"] = _compact(asdict(request.citation))
+    if request.max_cost is not None:
+        fields["max_cost"] = str(request.max_cost)
+    if request.lender is not None:
+        fields["lender"] = request.lender
+    if request.note is not None:
+        fields["note"] = request.note
+    return fields
+
+
+def request_from_fields(fields: Mapping[str, str]) -> Request:
+    item = json.loads(fields["item"])
+    item["material"] = MaterialType(item.get("material", MaterialType.BOOK))
+    citation = json.loads(fields["citation"]) if "citation" in fields else None
+    return Request(
+        id=fields["id"],
+        service=Service(fields["service"]),
+        state=State(fields["state"]),
+        version=int(fields["version"]),
+        patron_id=fields["patron_id"],
+        home_library=fields["home_library"],
+        pickup_location=fields["pickup_location"],
+        item=ItemDescription(**item),
+        created_at=datetime.fromisoformat(fields["created_at"]),
+        updated_at=datetime.fromisoformat(fields["updated_at"]),
+        citation=Citation(**citation) if citation else None,
+        max_cost=Decimal(fields["max_cost"]) if "max_cost" in fields else None,
+        lender=fields.get("lender"),
+        note=fields.get("note"),
+    )
+
+
+def event_from_fields(fields: Mapping[str, str]) -> RequestEvent:
+    return RequestEvent(
+        seq=int(fields["seq"]),
+        event=Event(fields["event"]),
+        source=State(fields["source"]),
+        target=State(fields["target"]),
+        at=datetime.fromisoformat(fields["at"]),
+        actor=fields["actor"],
+        data=MappingProxyType(json.loads(fields.get("data", "{}"))),
+    )

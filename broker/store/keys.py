@@ -1,0 +1,89 @@
+"""Every Redis key the broker uses is built here.
+
+A request's keys share a hash tag so Redis Cluster keeps them in one slot. The
+indexes (by state, by lender, by patron) and the outbox must change in the same
+atomic step as the request, so they are split into shards that carry the same
+tag: a request writes only the index shard of its own slot, and a query reads
+all shards. The shard is derived from the request id, so no lookup is needed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+SHARDS = 16
+
+
+def shard_of(request_id: str) -> int:
+    return zlib.crc32(request_id.encode()) % SHARDS
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one broker installation; ``namespace`` keeps tests apart."""
+
+    namespace: str = "ill"
+
+    def tag(self, shard: int) -> str:
+        return f"{{{self.namespace}:s{shard:02d}}}"
+
+    def request(self, request_id: str) -> str:
+        return f"{self.tag(shard_of(request_id))}:request:{request_id}"
+
+    def events(self, request_id: str) -> str:
+        return f"{self.tag(shard_of(request_id))}:events:{request_id}"
+
+    def by_state(self, shard: int, state: str) -> str:
+        return f"{self.tag(shard)}:idx:state:{state}"
+
+    def by_lender(self, shard: int, library: str) -> str:
+        return f"{self.tag(shard)}:idx:lender:{library}"
+
+    def by_patron(self, shard: int, patron_id: str) -> str:
+        return f"{self.tag(shard)}:idx:patron:{patron_id}"
+
+    def outbox(self, shard: int) -> str:
+        return f"{self.tag(shard)}:outbox"
+
+    def outbox_claimed(self, shard: int) -> str:
+        return f"{self.tag(shard)}:outbox:claimed"
+
+    def for_request(self, request_id: str) -> RequestKeys:
+        shard = shard_of(request_id)
+        return RequestKeys(self, request_id, shard)
+
+    def consortium(self) -> str:
+        return f"{self.namespace}:consortium"
+
+    def queue(self, name: str) -> str:
+        """An rq queue name; rq adds its own prefix."""
+        return f"{self.namespace}:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKeys:
+    keys: Keys
+    request_id: str
+    shard: int
+
+    @property
+    def request(self) -> str:
+        return self.keys.request(self.request_id)
+
+    @property
+    def events(self) -> str:
+        return self.keys.events(self.request_id)
+
+    def by_state(self, state: str) -> str:
+        return self.keys.by_state(self.shard, state)
+
+    def by_lender(self, library: str) -> str:
+        return self.keys.by_lender(self.shard, library)
+
+    def by_patron(self, patron_id: str) -> str:
+        return self.keys.by_patron(self.shard, patron_id)
+
+    @property
+    def outbox(self) -> str:
+        return self.keys.outbox(self.shard)

@@ -1,0 +1,187 @@
+"""Requests in Redis: a hash and an append-only event stream per request.
+
+Every change is one Lua script, so the state, the event, the indexes and any
+outbox jobs are written together or not at all, and only if the request is
+still at the version the caller read (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from broker.domain.errors import NotFound, VersionConflict
+from broker.domain.request import Request, RequestEvent
+from broker.domain.states import Event, State, transition
+from broker.store.codec import event_from_fields, request_fields, request_from_fields
+from broker.store.keys import SHARDS, Keys
+
+# KEYS: hash, events, outbox, state index, patron index
+# ARGV: id, score, event json, outbox json, then field/value pairs
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+local ev = cjson.decode(ARGV[3])
+redis.call('XADD', KEYS[2], '0-1', 'seq', '1', 'event', ev.event, 'source', ev.source,
+           'target', ev.target, 'at', ev.at, 'actor', ev.actor, 'data', ev.data)
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+for _, job in ipairs(cjson.decode(ARGV[4])) do redis.call('RPUSH', KEYS[3], job) end
+return 1
+"""
+
+# KEYS: hash, events, outbox, old state idx, new state idx, old lender idx, new lender idx
+# ARGV: id, score, event json, outbox json, expected version,
+#       lender index mode ("keep"/"move"/"drop"), then field/value pairs ("" deletes)
+_APPLY = """
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v then return {-1} end
+if v ~= ARGV[5] then return {0, tonumber(v)} end
+local nv = tonumber(v) + 1
+local ev = cjson.decode(ARGV[3])
+for i = 7, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('HSET', KEYS[1], 'version', nv, 'state', ev.target, 'updated_at', ev.at)
+redis.call('XADD', KEYS[2], '0-' .. nv, 'seq', nv, 'event', ev.event, 'source', ev.source,
+           'target', ev.target, 'at', ev.at, 'actor', ev.actor, 'data', ev.data)
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+if ARGV[6] ~= 'keep' then
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  if ARGV[6] == 'move' then redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1]) end
+end
+for _, job in ipairs(cjson.decode(ARGV[4])) do redis.call('RPUSH', KEYS[3], job) end
+return {1, nv}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    """Work a transition asks for; queued by the dispatcher, run once by a worker."""
+
+    name: str
+    request_id: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def encode(self, version: int, position: int) -> str:
+        return json.dumps({"id": f"{self.request_id}:{version}:{position}", "name": self.name,
+                           "request_id": self.request_id, "args": dict(self.args)},
+                          separators=(",", ":"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _event_json(event: Event, source: State, target: State, at: datetime, actor: str,
+                data: Mapping[str, Any]) -> str:
+    return json.dumps({"event": event.value, "source": source.value, "target": target.value,
+                       "at": at.isoformat(), "actor": actor,
+                       "data": json.dumps(dict(data), ensure_ascii=False, default=str)})
+
+
+def _flatten(fields: Mapping[str, str]) -> list[str]:
+    return [x for pair in fields.items() for x in pair]
+
+
+class RequestStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._create = redis.register_script(_CREATE)
+        self._apply = redis.register_script(_APPLY)
+
+    async def create(self, request: Request, actor: str,
+                     jobs: Sequence[OutboxJob] = ()) -> Request:
+        """Store a new request at version 1 with its first event; refuses an existing id."""
+        request = replace(request, version=1, state=State.NEW)
+        k = self.keys.for_request(request.id)
+        ev = _event_json(Event.CREATED, State.NEW, State.NEW, request.created_at, actor, {})
+        created = await self._create(
+            keys=[k.request, k.events, k.outbox, k.by_state(State.NEW),
+                  k.by_patron(request.patron_id)],
+            args=[request.id, request.created_at.timestamp(), ev,
+                  json.dumps([j.encode(1, i) for i, j in enumerate(jobs)]),
+                  *_flatten(request_fields(request))])
+        if not created:
+            raise VersionConflict(request.id, 0, 1)
+        return request
+
+    async def get(self, request_id: str) -> Request:
+        fields = await self.redis.hgetall(self.keys.request(request_id))
+        if not fields:
+            raise NotFound(f"no request {request_id}")
+        return request_from_fields({k.decode(): v.decode() for k, v in fields.items()})
+
+    async def apply(self, request: Request, event: Event, actor: str, *,
+                    changes: Mapping[str, str | None] | None = None,
+                    data: Mapping[str, Any] | None = None,
+                    jobs: Iterable[OutboxJob] = (),
+                    at: datetime | None = None) -> Request:
+        """Move ``request`` (as read, at its version) by ``event`` in one atomic step.
+
+        ``changes`` sets hash fields (``None`` removes one); ``lender`` among them
+        moves the request between lender inboxes. Raises ``IllegalTransition`` for
+        an event the state does not take and ``VersionConflict`` if someone else
+        changed the request since it was read.
+        """
+        target = transition(request.state, event, request.service)
+        at = at or _now()
+        changes = dict(changes or {})
+        k = self.keys.for_request(request.id)
+        new_lender = changes["lender"] if "lender" in changes else request.lender
+        if target.terminal or new_lender is None:
+            mode = "drop"
+        elif new_lender != request.lender:
+            mode = "move"
+        else:
+            mode = "keep"
+        ev = _event_json(event, request.state, target, at, actor, data or {})
+        encoded_jobs = [j.encode(request.version + 1, i) for i, j in enumerate(jobs)]
+        result = await self._apply(
+            keys=[k.request, k.events, k.outbox, k.by_state(request.state), k.by_state(target),
+                  k.by_lender(request.lender or "-"), k.by_lender(new_lender or "-")],
+            args=[request.id, at.timestamp(), ev, json.dumps(encoded_jobs),
+                  str(request.version), mode,
+                  *_flatten({f: v if v is not None else "" for f, v in changes.items()})])
+        if result[0] == -1:
+            raise NotFound(f"no request {request.id}")
+        if result[0] == 0:
+            raise VersionConflict(request.id, request.version, int(result[1]))
+        fields = request_fields(request) | {"state": target.value, "version": str(result[1]),
+                                            "updated_at": at.isoformat()}
+        for name, value in changes.items():
+            if value is None:
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+        return request_from_fields(fields)
+
+    async def history(self, request_id: str) -> list[RequestEvent]:
+        entries = await self.redis.xrange(self.keys.events(request_id))
+        return [event_from_fields({k.decode(): v.decode() for k, v in fields.items()})
+                for _, fields in entries]
+
+    async def _ids(self, index_keys: Iterable[str]) -> list[str]:
+        """Ids in the given index shards, oldest change first (stuck ones lead)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in index_keys:
+            pipe.zrange(key, 0, -1, withscores=True)
+        scored = [(score, rid.decode()) for page in await pipe.execute() for rid, score in page]
+        return [rid for _, rid in sorted(scored)]
+
+    async def ids_in_state(self, state: State) -> list[str]:
+        return await self._ids(self.keys.by_state(s, state) for s in range(SHARDS))
+
+    async def ids_for_lender(self, library: str) -> list[str]:
+        return await self._ids(self.keys.by_lender(s, library) for s in range(SHARDS))
+
+    async def ids_for_patron(self, patron_id: str) -> list[str]:
+        return await self._ids(self.keys.by_patron(s, patron_id) for s in range(SHARDS))
