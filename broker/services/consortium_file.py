@@ -101,9 +101,9 @@ def _reference_problems(data: Mapping[str, Any], base: Path) -> Problems:
                                  f'code "{branch["code"]}" is already used'))
         for section in ("catalog", "register"):
             path = lib[section].get("path")
-            if lib[section]["connector"] in ("marcfile", "file") and path:
-                if not (base / path).is_file():
-                    problems.append((f"{at}.{section}.path", f'no such file "{path}"'))
+            local = lib[section]["connector"] in ("marcfile", "file")
+            if local and path and not (base / path).is_file():
+                problems.append((f"{at}.{section}.path", f'no such file "{path}"'))
     return problems
 
 

@@ -41,6 +41,11 @@ class EmbeddedValkey:
         return str(self._server.connection_url)
 
     @property
+    def pid(self) -> int | None:
+        process = self._server._process
+        return process.pid if process is not None else None
+
+    @property
     def port(self) -> int:
         return int(self._server.port)
 

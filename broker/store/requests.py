@@ -87,6 +87,15 @@ def _event_json(event: Event, source: State, target: State, at: datetime, actor:
                        "data": json.dumps(dict(data), ensure_ascii=False, default=str)})
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _texts(fields: Mapping[Any, Any] | None) -> dict[str, str]:
+    """A Redis reply as ``str`` to ``str``, whether or not the client decodes."""
+    return {_text(k): _text(v) for k, v in (fields or {}).items()}
+
+
 def _flatten(fields: Mapping[str, str]) -> list[str]:
     return [x for pair in fields.items() for x in pair]
 
@@ -118,7 +127,7 @@ class RequestStore:
         fields = await self.redis.hgetall(self.keys.request(request_id))
         if not fields:
             raise NotFound(f"no request {request_id}")
-        return request_from_fields({k.decode(): v.decode() for k, v in fields.items()})
+        return request_from_fields(_texts(fields))
 
     async def apply(self, request: Request, event: Event, actor: str, *,
                     changes: Mapping[str, str | None] | None = None,
@@ -136,7 +145,7 @@ class RequestStore:
         at = at or _now()
         changes = dict(changes or {})
         k = self.keys.for_request(request.id)
-        new_lender = changes["lender"] if "lender" in changes else request.lender
+        new_lender = changes.get("lender", request.lender)
         if target.terminal or new_lender is None:
             mode = "drop"
         elif new_lender != request.lender:
@@ -166,15 +175,14 @@ class RequestStore:
 
     async def history(self, request_id: str) -> list[RequestEvent]:
         entries = await self.redis.xrange(self.keys.events(request_id))
-        return [event_from_fields({k.decode(): v.decode() for k, v in fields.items()})
-                for _, fields in entries]
+        return [event_from_fields(_texts(fields)) for _, fields in entries or []]
 
     async def _ids(self, index_keys: Iterable[str]) -> list[str]:
         """Ids in the given index shards, oldest change first (stuck ones lead)."""
         pipe = self.redis.pipeline(transaction=False)
         for key in index_keys:
             pipe.zrange(key, 0, -1, withscores=True)
-        scored = [(score, rid.decode()) for page in await pipe.execute() for rid, score in page]
+        scored = [(score, _text(rid)) for page in await pipe.execute() for rid, score in page]
         return [rid for _, rid in sorted(scored)]
 
     async def ids_in_state(self, state: State) -> list[str]:
