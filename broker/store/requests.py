@@ -71,7 +71,7 @@ class OutboxJob:
     args: Mapping[str, Any] = field(default_factory=dict)
 
     def encode(self, version: int, position: int) -> str:
-        return json.dumps({"id": f"{self.request_id}:{version}:{position}", "name": self.name,
+        return json.dumps({"id": f"{self.request_id}_{version}_{position}", "name": self.name,
                            "request_id": self.request_id, "args": dict(self.args)},
                           separators=(",", ":"))
 

@@ -95,7 +95,7 @@ async def test_outbox_jobs_are_written_with_the_transition(store: RequestStore,
     raw = await redis.lrange(store.keys.for_request(r.id).outbox, 0, -1)
     jobs = [json.loads(j) for j in raw]
     assert [j["name"] for j in jobs] == ["check_borrower", "route"]
-    assert jobs[1]["id"] == f"{r.id}:2:0" and jobs[1]["args"] == {"n": 1}
+    assert jobs[1]["id"] == f"{r.id}_2_0" and jobs[1]["args"] == {"n": 1}
 
 
 async def test_fifty_concurrent_transitions_one_winner_per_version(

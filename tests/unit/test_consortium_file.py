@@ -4,88 +4,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from builders import VALID_CONSORTIUM as VALID
+from builders import write_consortium as write
 
 from broker.domain.consortium import LocalHoldings
 from broker.domain.errors import ConsortiumInvalid
 from broker.domain.holdings import ItemStatus, MaterialType
 from broker.services.consortium_file import load, place
-
-VALID = """
-[consortium]
-name = "Test"
-local_holdings = "any"
-
-[[regions]]
-code = "R1"
-name = "Region one"
-country = "SI"
-free_transfers = true
-
-[[regions]]
-code = "R2"
-name = "Region two"
-country = "LV"
-
-[fees]
-ill_item = "7.00"
-[fees.copy.per_page]
-pdf = "0.15"
-[fees.late_per_day]
-book = "0.20"
-
-[[libraries]]
-code = "A"
-name = "Library A"
-country = "SI"
-region = "R1"
-timezone = "Europe/Ljubljana"
-branches = [{ code = "A-1", name = "Branch" }]
-[libraries.policy]
-password_min_length = 8
-accepts_patron_requests = true
-lends = ["book"]
-[libraries.catalog]
-connector = "marcfile"
-path = "a.xml"
-[libraries.catalog.holdings]
-tag = "852"
-status = "y"
-status_map = { a = "available", r = "reading_room" }
-[libraries.register]
-connector = "file"
-path = "a.csv"
-[libraries.lending]
-connector = "inbox"
-
-[[libraries]]
-code = "B"
-name = "Library B"
-country = "LV"
-region = "R2"
-timezone = "Europe/Riga"
-[libraries.policy]
-password_min_length = 6
-accepts_patron_requests = false
-lends = ["book", "journal"]
-[libraries.catalog]
-connector = "sru"
-url = "http://127.0.0.1:9999/b"
-[libraries.register]
-connector = "ncip"
-url = "http://127.0.0.1:9998/ncip"
-[libraries.lending]
-connector = "iso18626"
-url = "http://127.0.0.1:9997/iso18626"
-agency_id = "B"
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "a.xml").write_text("<collection/>")
-    (tmp_path / "a.csv").write_text("card_number\n")
-    path = tmp_path / "consortium.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:

@@ -1,0 +1,187 @@
+"""The broker's processes: web, worker, scheduler, and the demo that runs them all."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+
+from aiohttp import web
+from redis import Redis
+from rq import Queue, Worker
+from rq.scheduler import RQScheduler
+
+from broker.domain.errors import Unavailable
+from broker.jobs.dispatcher import Dispatcher
+from broker.services.consortium_file import load
+from broker.settings import Settings
+from broker.store.embedded import EmbeddedValkey
+from broker.store.keys import Keys
+from broker.web.app import create_app
+
+log = logging.getLogger("illbroker")
+
+QUEUE = "default"
+# How often the dispatcher looks at the outboxes when they were empty.
+DISPATCH_INTERVAL = 0.2
+
+
+@contextmanager
+def redis_for(settings: Settings) -> Iterator[Settings]:
+    """Settings with a Redis URL: REDIS_URL, else an embedded Valkey in the data folder.
+
+    The embedded server's URL is left in the data folder so that workers and the
+    scheduler started without REDIS_URL find it.
+    """
+    if settings.redis_url:
+        yield settings
+        return
+    folder = settings.data_dir / "valkey"
+    server = EmbeddedValkey(folder)
+    server.start()
+    settings.embedded_url_file.write_text(server.url)
+    print(f"Embedded Valkey at {server.url}, data folder {folder}", flush=True)
+    try:
+        yield replace(settings, redis_url=server.url)
+    finally:
+        settings.embedded_url_file.unlink(missing_ok=True)
+        server.stop()
+
+
+def existing_redis_url(settings: Settings) -> str:
+    """For workers: REDIS_URL, else the embedded server a web process started."""
+    if settings.redis_url:
+        return settings.redis_url
+    try:
+        return settings.embedded_url_file.read_text().strip()
+    except FileNotFoundError:
+        raise Unavailable(f"no REDIS_URL and no embedded Valkey running for data folder "
+                          f"{settings.data_dir}; start 'illbroker serve' first") from None
+
+
+async def _serve(settings: Settings, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise Unavailable(f"cannot listen on {settings.host}:{settings.port}: "
+                              f"{exc.strerror}") from None
+        print(f"ILL broker listening on http://{settings.host}:{settings.port}/", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def serve(settings: Settings) -> None:
+    load(settings.consortium_path)  # a bad file is reported before anything starts
+    with redis_for(settings) as ready:
+        async def main() -> None:
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            await _serve(ready, stop)
+
+        asyncio.run(main())
+
+
+def _queue(settings: Settings, connection: Redis) -> Queue:
+    return Queue(Keys(settings.namespace).queue(QUEUE), connection=connection)
+
+
+def worker(settings: Settings, burst: bool = False) -> None:
+    connection = Redis.from_url(existing_redis_url(settings))
+    queue = _queue(settings, connection)
+    Worker([queue], connection=connection).work(burst=burst, with_scheduler=False)
+
+
+def scheduler(settings: Settings) -> None:
+    """rq's scheduler for timed jobs (deadlines) plus the outbox dispatcher."""
+    connection = Redis.from_url(existing_redis_url(settings))
+    queue = _queue(settings, connection)
+    rq_scheduler = RQScheduler([queue], connection=connection)
+    dispatcher = Dispatcher(connection, Keys(settings.namespace), queue)
+    recovered = dispatcher.recover()
+    if recovered:
+        log.info("put %d unfinished outbox claims back", recovered)
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    while not stopping:
+        # Several schedulers may run; only the one holding rq's lock moves timed jobs.
+        if rq_scheduler.acquire_locks():
+            rq_scheduler.enqueue_scheduled_jobs()
+        if not dispatcher.dispatch_once():
+            time.sleep(DISPATCH_INTERVAL)
+    rq_scheduler.release_locks()
+
+
+async def _child(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "broker.cli", role,
+                                                env=env)
+
+
+async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
+    for child in children:
+        if child.returncode is None:
+            with suppress(ProcessLookupError):
+                child.terminate()
+    for child in children:
+        try:
+            await asyncio.wait_for(child.wait(), 10)
+        except TimeoutError:
+            with suppress(ProcessLookupError):
+                child.kill()
+            await child.wait()
+
+
+def demo(settings: Settings) -> None:
+    """Everything on one machine: embedded Valkey, web, a worker and the scheduler."""
+    load(settings.consortium_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Data folder: {settings.data_dir}", flush=True)
+    with redis_for(replace(settings, redis_url=None)) as ready:
+        assert ready.redis_url is not None
+        env = dict(os.environ, REDIS_URL=ready.redis_url,
+                   ILLBROKER_CONSORTIUM=str(ready.consortium_path),
+                   ILLBROKER_DATA=str(ready.data_dir), ILLBROKER_NAMESPACE=ready.namespace)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            children = [await _child("worker", env), await _child("scheduler", env)]
+            watchers = [asyncio.create_task(c.wait()) for c in children]
+            web_task = asyncio.create_task(_serve(ready, stop))
+            try:
+                done, _ = await asyncio.wait([web_task, *watchers],
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if web_task in done:
+                    web_task.result()
+                else:
+                    print("A demo process stopped; stopping the demo.", file=sys.stderr)
+                    stop.set()
+                    await web_task
+            finally:
+                stop.set()
+                await _stop_children(children)
+                print("Demo stopped.", flush=True)
+
+        asyncio.run(main())

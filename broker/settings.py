@@ -1,0 +1,36 @@
+"""Process settings, from the environment and the command line."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEMO_CONSORTIUM = PROJECT / "demo" / "consortium.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    consortium_path: Path
+    data_dir: Path
+    redis_url: str | None = None
+    namespace: str = "ill"
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "consortium_path": Path(os.environ.get("ILLBROKER_CONSORTIUM", DEMO_CONSORTIUM)),
+            "data_dir": Path(os.environ.get("ILLBROKER_DATA", "data")).resolve(),
+            "redis_url": os.environ.get("REDIS_URL") or None,
+            "namespace": os.environ.get("ILLBROKER_NAMESPACE", "ill"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def embedded_url_file(self) -> Path:
+        """Where a running embedded Valkey leaves its URL for workers to find."""
+        return self.data_dir / "valkey.url"

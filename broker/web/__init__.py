@@ -1,0 +1,1 @@
+"""HTTP entry points: JSON API, pages, ISO 18626, health and metrics."""

@@ -1,0 +1,53 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from broker.services.consortium_file import load
+from broker.settings import Settings
+from broker.store.keys import Keys
+from broker.store.requests import RequestStore
+from broker.web import appkeys, health, libraries, metrics, problems
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Bodies larger than this are refused before they are read (413, problem+json).
+MAX_BODY = 2 * 1024 * 1024
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    if settings.redis_url is None:
+        raise RuntimeError("create_app needs settings.redis_url; the CLI provides it")
+    client = Redis.from_url(settings.redis_url, decode_responses=True,
+                            socket_connect_timeout=5, health_check_interval=30)
+    app[appkeys.REDIS] = client
+    app[appkeys.STORE] = RequestStore(client, app[appkeys.KEYS])
+    yield
+    await client.aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The broker's web app; raises ``ConsortiumInvalid`` for a bad consortium file."""
+    registry = CollectorRegistry()
+    http_metrics = metrics.HttpMetrics(registry)
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[metrics.middleware(http_metrics), problems.problems])
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.CONSORTIUM] = load(settings.consortium_path)
+    app[appkeys.KEYS] = Keys(settings.namespace)
+    app[appkeys.REGISTRY] = registry
+    app[appkeys.HTTP_METRICS] = http_metrics
+    app.cleanup_ctx.append(_redis)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
+                         autoescape=jinja2.select_autoescape(["html"]))
+    health.setup(app)
+    libraries.setup(app)
+    return app

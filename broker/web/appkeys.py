@@ -1,0 +1,21 @@
+"""Everything the app keeps, as typed keys (one place to see the app's state)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from broker.domain.consortium import Consortium
+from broker.settings import Settings
+from broker.store.keys import Keys
+from broker.store.requests import RequestStore
+from broker.web.metrics import HttpMetrics
+
+SETTINGS = web.AppKey("settings", Settings)
+CONSORTIUM = web.AppKey("consortium", Consortium)
+KEYS = web.AppKey("keys", Keys)
+REDIS = web.AppKey("redis", Redis)
+STORE = web.AppKey("store", RequestStore)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
