@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-from builders import a_request
 from redis.asyncio import Redis
 
 from broker.domain.states import Event, State
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
+
+from builders import a_request
 
 
 @pytest.mark.parametrize("how", ["stop", "kill -9"])

@@ -5,13 +5,14 @@ import itertools
 import json
 
 import pytest
-from builders import a_request
 from redis.asyncio import Redis
 
 from broker.domain.errors import IllegalTransition, NotFound, VersionConflict
 from broker.domain.states import Event, State
 from broker.store.keys import Keys, shard_of
 from broker.store.requests import OutboxJob, RequestStore
+
+from builders import a_request
 
 
 async def test_create_then_read_back(store: RequestStore) -> None:

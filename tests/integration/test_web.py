@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from broker.settings import Settings
 from broker.web.app import create_app
+
 from builders import write_consortium
 
 

@@ -4,13 +4,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from builders import VALID_CONSORTIUM as VALID
-from builders import write_consortium as write
 
 from broker.domain.consortium import LocalHoldings
 from broker.domain.errors import ConsortiumInvalid
 from broker.domain.holdings import ItemStatus, MaterialType
 from broker.services.consortium_file import load, place
+
+from builders import VALID_CONSORTIUM as VALID
+from builders import write_consortium as write
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
