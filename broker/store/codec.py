@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
-from broker.domain.holdings import MaterialType
+from broker.domain.holdings import BibRecord, Holding, ItemStatus, MaterialType
 from broker.domain.request import Citation, ItemDescription, Request, RequestEvent
 from broker.domain.states import Event, Service, State
 
@@ -17,6 +18,15 @@ from broker.domain.states import Event, Service, State
 def _compact(d: Mapping[str, object]) -> str:
     return json.dumps({k: v for k, v in d.items() if v is not None},
                       ensure_ascii=False, separators=(",", ":"))
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def texts(fields: Mapping[Any, Any] | None) -> dict[str, str]:
+    """A Redis reply as ``str`` to ``str``, whether or not the client decodes."""
+    return {text(k): text(v) for k, v in (fields or {}).items()}
 
 
 def request_fields(request: Request) -> dict[str, str]:
@@ -75,4 +85,32 @@ def event_from_fields(fields: Mapping[str, str]) -> RequestEvent:
         at=datetime.fromisoformat(fields["at"]),
         actor=fields["actor"],
         data=MappingProxyType(json.loads(fields.get("data", "{}"))),
+    )
+
+
+def record_json(record: BibRecord) -> str:
+    """A catalog record for the union index: compact, with its holdings."""
+    return json.dumps({
+        "id": record.record_id, "title": record.title, "material": record.material.value,
+        "author": record.author, "year": record.year, "edition": record.edition,
+        "isbns": list(record.isbns), "issns": list(record.issns),
+        "holdings": [{"library": h.library, "status": h.status.value, "branch": h.branch,
+                      "call_number": h.call_number, "barcode": h.barcode,
+                      "due_date": h.due_date.isoformat() if h.due_date else None}
+                     for h in record.holdings],
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_from_json(text: str) -> BibRecord:
+    raw = json.loads(text)
+    return BibRecord(
+        record_id=raw["id"], title=raw["title"], material=MaterialType(raw["material"]),
+        author=raw.get("author"), year=raw.get("year"), edition=raw.get("edition"),
+        isbns=tuple(raw.get("isbns", ())), issns=tuple(raw.get("issns", ())),
+        holdings=tuple(Holding(library=h["library"], status=ItemStatus(h["status"]),
+                               branch=h.get("branch"), call_number=h.get("call_number"),
+                               barcode=h.get("barcode"),
+                               due_date=date.fromisoformat(h["due_date"])
+                               if h.get("due_date") else None)
+                       for h in raw.get("holdings", ())),
     )

@@ -56,6 +56,26 @@ class Keys:
     def consortium(self) -> str:
         return f"{self.namespace}:consortium"
 
+    # The union holdings index. A library's records are written under a new
+    # generation and become visible together when ``index_generations`` names it.
+    def index_generations(self) -> str:
+        return f"{self.namespace}:index:generations"
+
+    def index_generation_counter(self) -> str:
+        return f"{self.namespace}:index:generation-counter"
+
+    def index_match(self, match_key: str) -> str:
+        return f"{self.namespace}:index:match:{match_key}"
+
+    def index_word(self, word: str) -> str:
+        return f"{self.namespace}:index:word:{word}"
+
+    def index_records(self, library: str, generation: int) -> str:
+        return f"{self.namespace}:index:records:{library}:{generation}"
+
+    def index_harvest(self, library: str) -> str:
+        return f"{self.namespace}:index:harvest:{library}"
+
     def queue(self, name: str) -> str:
         """An rq queue name; rq adds its own prefix."""
         return f"{self.namespace}:{name}"

@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 from broker.domain.errors import NotFound, VersionConflict
 from broker.domain.request import Request, RequestEvent
 from broker.domain.states import Event, State, transition
-from broker.store.codec import event_from_fields, request_fields, request_from_fields
+from broker.store.codec import (
+    event_from_fields,
+    request_fields,
+    request_from_fields,
+    text,
+    texts,
+)
 from broker.store.keys import SHARDS, Keys
 
 # KEYS: hash, events, outbox, state index, patron index
@@ -88,15 +94,6 @@ def _event_json(event: Event, source: State, target: State, at: datetime, actor:
                        "data": json.dumps(dict(data), ensure_ascii=False, default=str)})
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _texts(fields: Mapping[Any, Any] | None) -> dict[str, str]:
-    """A Redis reply as ``str`` to ``str``, whether or not the client decodes."""
-    return {_text(k): _text(v) for k, v in (fields or {}).items()}
-
-
 def _flatten(fields: Mapping[str, str]) -> list[str]:
     return [x for pair in fields.items() for x in pair]
 
@@ -128,7 +125,7 @@ class RequestStore:
         fields = await self.redis.hgetall(self.keys.request(request_id))
         if not fields:
             raise NotFound(f"no request {request_id}")
-        return request_from_fields(_texts(fields))
+        return request_from_fields(texts(fields))
 
     async def apply(self, request: Request, event: Event, actor: str, *,
                     changes: Mapping[str, str | None] | None = None,
@@ -172,14 +169,14 @@ class RequestStore:
 
     async def history(self, request_id: str) -> list[RequestEvent]:
         entries = await self.redis.xrange(self.keys.events(request_id))
-        return [event_from_fields(_texts(fields)) for _, fields in entries or []]
+        return [event_from_fields(texts(fields)) for _, fields in entries or []]
 
     async def _ids(self, index_keys: Iterable[str]) -> list[str]:
         """Ids in the given index shards, oldest change first (stuck ones lead)."""
         pipe = self.redis.pipeline(transaction=False)
         for key in index_keys:
             pipe.zrange(key, 0, -1, withscores=True)
-        scored = [(score, _text(rid)) for page in await pipe.execute() for rid, score in page]
+        scored = [(score, text(rid)) for page in await pipe.execute() for rid, score in page]
         return [rid for _, rid in sorted(scored)]
 
     async def ids_in_state(self, state: State) -> list[str]:
