@@ -1,0 +1,1 @@
+"""Connectors: the broker's adapters to member libraries' catalogs, registers and lending."""
