@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run an rq worker")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     commands.add_parser("scheduler", help="run the scheduler and the outbox dispatcher")
+    harvest = commands.add_parser("harvest", help="harvest member catalogs into the index")
+    harvest.add_argument("libraries", nargs="*", metavar="LIBRARY",
+                         help="library codes (default: every member)")
     check = commands.add_parser("check", help="check a consortium file and report every problem")
     check.add_argument("file", type=Path)
     return parser
@@ -51,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             processes.serve(settings)
         elif args.command == "demo":
             processes.demo(settings)
+        elif args.command == "harvest":
+            return 0 if processes.harvest(settings, args.libraries) else 1
         elif args.command == "worker":
             processes.worker(settings, burst=args.burst)
         elif args.command == "scheduler":

@@ -8,18 +8,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 
 from aiohttp import web
-from redis import Redis
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
 from rq import Queue, Worker
 from rq.scheduler import RQScheduler
+from tqdm import tqdm
 
-from broker.domain.errors import Unavailable
+from broker.domain.errors import NotFound, Unavailable
 from broker.jobs.dispatcher import Dispatcher
 from broker.services.consortium_file import load
+from broker.services.harvest import Harvester, HarvestReport
 from broker.settings import Settings
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
@@ -52,6 +55,16 @@ def redis_for(settings: Settings) -> Iterator[Settings]:
     finally:
         settings.embedded_url_file.unlink(missing_ok=True)
         server.stop()
+
+
+@contextmanager
+def running_redis(settings: Settings) -> Iterator[Settings]:
+    """For one-off commands: the configured or running server, else a fresh embedded one."""
+    if settings.redis_url or settings.embedded_url_file.is_file():
+        yield replace(settings, redis_url=existing_redis_url(settings))
+        return
+    with redis_for(settings) as ready:
+        yield ready
 
 
 def existing_redis_url(settings: Settings) -> str:
@@ -98,19 +111,47 @@ def serve(settings: Settings) -> None:
         asyncio.run(main())
 
 
-def _queue(settings: Settings, connection: Redis) -> Queue:
+async def _harvest(settings: Settings, codes: Sequence[str]) -> list[HarvestReport]:
+    consortium = load(settings.consortium_path)
+    unknown = [c for c in codes if c not in consortium.libraries]
+    if unknown:
+        raise NotFound(f"no member library {', '.join(unknown)} in {settings.consortium_path}")
+    assert settings.redis_url is not None
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    harvester = Harvester(client, Keys(settings.namespace))
+    reports = []
+    try:
+        for code in codes or list(consortium.libraries):
+            with tqdm(desc=f"harvest {code}", unit=" rec", leave=False,
+                      disable=not sys.stderr.isatty()) as bar:
+                report = await harvester.harvest(consortium.libraries[code], bar.update)
+            print(report.summary(), flush=True)
+            reports.append(report)
+    finally:
+        await client.aclose()
+    return reports
+
+
+def harvest(settings: Settings, codes: Sequence[str]) -> bool:
+    """Harvest the named libraries (all when none); False if any harvest failed."""
+    with running_redis(settings) as ready:
+        reports = asyncio.run(_harvest(ready, codes))
+    return not any(r.failed for r in reports)
+
+
+def _queue(settings: Settings, connection: SyncRedis) -> Queue:
     return Queue(Keys(settings.namespace).queue(QUEUE), connection=connection)
 
 
 def worker(settings: Settings, burst: bool = False) -> None:
-    connection = Redis.from_url(existing_redis_url(settings))
+    connection = SyncRedis.from_url(existing_redis_url(settings))
     queue = _queue(settings, connection)
     Worker([queue], connection=connection).work(burst=burst, with_scheduler=False)
 
 
 def scheduler(settings: Settings) -> None:
     """rq's scheduler for timed jobs (deadlines) plus the outbox dispatcher."""
-    connection = Redis.from_url(existing_redis_url(settings))
+    connection = SyncRedis.from_url(existing_redis_url(settings))
     queue = _queue(settings, connection)
     rq_scheduler = RQScheduler([queue], connection=connection)
     dispatcher = Dispatcher(connection, Keys(settings.namespace), queue)
@@ -167,6 +208,7 @@ def demo(settings: Settings) -> None:
         async def main() -> None:
             stop = asyncio.Event()
             _stop_on_signals(stop)
+            await _harvest(ready, ())
             children = [await _child("worker", env), await _child("scheduler", env)]
             watchers = [asyncio.create_task(c.wait()) for c in children]
             web_task = asyncio.create_task(_serve(ready, stop))

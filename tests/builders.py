@@ -94,3 +94,41 @@ def write_consortium(tmp_path: Path, text: str = VALID_CONSORTIUM) -> Path:
     path = tmp_path / "consortium.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def marc_record(control: str, title: str, *, isbn: str | None = None, author: str | None = None,
+                year: int | None = None, holdings: tuple[tuple[str, str], ...] = (),
+                leader_type: str = "am") -> str:
+    """One MARCXML record; ``holdings`` are (branch, status code) pairs in 852 $b/$y."""
+    fields = [f'<controlfield tag="001">{control}</controlfield>']
+    if isbn:
+        fields.append(f'<datafield tag="020" ind1=" " ind2=" "><subfield code="a">{isbn}'
+                      "</subfield></datafield>")
+    if author:
+        fields.append(f'<datafield tag="100" ind1="1" ind2=" "><subfield code="a">{author}'
+                      "</subfield></datafield>")
+    fields.append(f'<datafield tag="245" ind1="1" ind2="0"><subfield code="a">{title}'
+                  "</subfield></datafield>")
+    if year:
+        fields.append(f'<datafield tag="264" ind1=" " ind2="1"><subfield code="c">{year}'
+                      "</subfield></datafield>")
+    for branch, status in holdings:
+        fields.append(f'<datafield tag="852" ind1=" " ind2=" "><subfield code="b">{branch}'
+                      f'</subfield><subfield code="h">821.163.6</subfield>'
+                      f'<subfield code="y">{status}</subfield></datafield>')
+    leader = f"00000n{leader_type} a2200000 i 4500"
+    return f"<record><leader>{leader}</leader>{''.join(fields)}</record>"
+
+
+def marc_collection(*records: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<collection xmlns="http://www.loc.gov/MARC21/slim">'
+            + "".join(records) + "</collection>").encode()
+
+
+# Library B's catalog as a MARC file too, for tests that need two harvested members.
+TWO_FILE_CONSORTIUM = VALID_CONSORTIUM.replace(
+    '[libraries.catalog]\nconnector = "sru"\nurl = "http://127.0.0.1:9999/b"',
+    '[libraries.catalog]\nconnector = "marcfile"\npath = "b.xml"\n'
+    '[libraries.catalog.holdings]\ntag = "852"\nstatus = "y"\n'
+    'status_map = { a = "available", o = "on_loan", r = "reading_room" }')

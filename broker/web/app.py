@@ -13,9 +13,10 @@ from redis.asyncio import Redis
 
 from broker.services.consortium_file import load
 from broker.settings import Settings
+from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
-from broker.web import appkeys, health, libraries, metrics, problems
+from broker.web import appkeys, health, libraries, metrics, problems, search
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Bodies larger than this are refused before they are read (413, problem+json).
@@ -30,6 +31,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
                             socket_connect_timeout=5, health_check_interval=30)
     app[appkeys.REDIS] = client
     app[appkeys.STORE] = RequestStore(client, app[appkeys.KEYS])
+    app[appkeys.INDEX] = UnionIndex(client, app[appkeys.KEYS])
     yield
     await client.aclose()
 
@@ -45,9 +47,11 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.KEYS] = Keys(settings.namespace)
     app[appkeys.REGISTRY] = registry
     app[appkeys.HTTP_METRICS] = http_metrics
+    app[appkeys.LIVE_CATALOGS] = {}
     app.cleanup_ctx.append(_redis)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                          autoescape=jinja2.select_autoescape(["html"]))
     health.setup(app)
     libraries.setup(app)
+    search.setup(app)
     return app

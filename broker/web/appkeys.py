@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from broker.domain.consortium import Consortium
+from broker.services.search import LiveCatalog
 from broker.settings import Settings
+from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
 from broker.web.metrics import HttpMetrics
@@ -17,5 +21,7 @@ CONSORTIUM = web.AppKey("consortium", Consortium)
 KEYS = web.AppKey("keys", Keys)
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", RequestStore)
+INDEX = web.AppKey("index", UnionIndex)
+LIVE_CATALOGS = web.AppKey("live_catalogs", Mapping[str, LiveCatalog])
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
