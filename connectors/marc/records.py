@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import BinaryIO, Protocol
 
 from lxml import etree
 from stdnum import isbn as stdnum_isbn
@@ -409,7 +409,7 @@ def iter_records(
 
 
 def _iter_stream(
-    stream: IO[bytes], mapping: HoldingsMapping, library: str
+    stream: BinaryReader, mapping: HoldingsMapping, library: str
 ) -> Iterator[BibRecord | RecordError]:
     guard = Utf8Guard(stream)
     context = etree.iterparse(
@@ -520,6 +520,12 @@ _FORBIDDEN_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._\-]+)")
 
 
+class BinaryReader(Protocol):
+    """What the reader needs of a file: ``read`` of bytes, empty at the end."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class Utf8Guard:
     """A binary reader that passes UTF-8 through and replaces what is not with U+FFFD.
 
@@ -533,7 +539,7 @@ class Utf8Guard:
     stop at such a DTD (entity amplification) before the reader sees any record.
     """
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: BinaryReader) -> None:
         self._raw = raw
         self._tail = b""
         self._started = False
