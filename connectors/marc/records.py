@@ -462,12 +462,16 @@ def _iter_stream(
         else:
             yield RecordError(position + 1, None, Problem.BROKEN_XML, str(exc))
         return
-    # A document without a single record may still declare entities: say so.
+    # A document without a single record may still declare entities, or be some
+    # other XML altogether: say so, since a harvest that read nothing would
+    # otherwise replace the library's holdings with nothing.
     root = context.root
     if not doctype_checked and root is not None:
         refusal = _entity_refusal(root.getroottree().docinfo)
         if refusal:
             yield RecordError(1, None, Problem.ENTITIES, refusal)
+        elif etree.QName(root).localname != "collection":
+            yield RecordError(1, None, Problem.NOT_MARCXML, f"no MARCXML records in {root.tag}")
 
 
 _ENTITIES_REFUSED = "the document's DOCTYPE declares entities; they are refused, not expanded"

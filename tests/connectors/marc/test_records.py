@@ -579,6 +579,11 @@ def test_empty_document() -> None:
     assert summary(read(b"")) == ["broken-xml@1"]
 
 
+def test_other_xml_is_not_marcxml_but_an_empty_collection_is_fine() -> None:
+    assert summary(read(b"<html><body>Export failed</body></html>")) == ["not-marcxml@1"]
+    assert summary(read(collection())) == []
+
+
 @pytest.mark.parametrize(
     "bad_bytes",
     [
@@ -753,3 +758,14 @@ def test_streaming_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     if resident_early is not None and resident_late is not None:
         growth = resident_late - resident_early
         assert growth < 16_000_000, f"resident size grew by {growth} bytes"
+
+
+def test_marc_file_catalog_reads_afresh_and_reports_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "export.xml"
+    catalog = MarcFileCatalog(path, MAPPING_852, "TST")
+    with pytest.raises(FileNotFoundError):
+        next(catalog.records())
+    path.write_bytes(collection(GOOD_1))
+    assert summary(list(catalog.records())) == ["R1"]
+    path.write_bytes(collection(GOOD_2, GOOD_3))
+    assert summary(list(catalog.records())) == ["R2", "R3"]
