@@ -14,7 +14,7 @@ from broker.domain.errors import ValidationFailed
 from broker.domain.holdings import BibRecord
 from broker.domain.search import Answer, CatalogAnswer, Found, SearchQuery, TitleHit, merge
 from broker.store.holdings import UnionIndex
-from connectors.errors import ConnectorError
+from connectors.errors import CatalogUnavailable, ConnectorError
 from connectors.marc.matchkey import fold, match_keys
 
 MAX_WORDS = 8
@@ -74,6 +74,9 @@ async def _ask(catalog: LiveCatalog, query: SearchQuery, limit: int
     except TimeoutError:
         return CatalogAnswer(catalog.library, Answer.NOT_ANSWERED,
                              f"no answer within {catalog.timeout:g} s"), []
+    except CatalogUnavailable as exc:
+        return CatalogAnswer(catalog.library, Answer.NOT_ANSWERED, str(exc),
+                             time.perf_counter() - started), []
     except ConnectorError as exc:
         return CatalogAnswer(catalog.library, Answer.FAILED, str(exc),
                              time.perf_counter() - started), []

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from broker.services.catalogs import live_catalogs
 from broker.services.consortium_file import load
 from broker.settings import Settings
 from broker.store.holdings import UnionIndex
@@ -36,6 +38,13 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
+async def _catalogs(app: web.Application) -> AsyncIterator[None]:
+    # One session (one connection pool) for every live catalog the app searches.
+    async with aiohttp.ClientSession() as session:
+        app[appkeys.LIVE_CATALOGS] = live_catalogs(app[appkeys.CONSORTIUM], session)
+        yield
+
+
 def create_app(settings: Settings) -> web.Application:
     """The broker's web app; raises ``ConsortiumInvalid`` for a bad consortium file."""
     registry = CollectorRegistry()
@@ -47,8 +56,8 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.KEYS] = Keys(settings.namespace)
     app[appkeys.REGISTRY] = registry
     app[appkeys.HTTP_METRICS] = http_metrics
-    app[appkeys.LIVE_CATALOGS] = {}
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_catalogs)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                          autoescape=jinja2.select_autoescape(["html"]))
     health.setup(app)
