@@ -16,6 +16,7 @@ from broker.services.harvest import Harvester
 from broker.settings import Settings
 from broker.store.keys import Keys
 from broker.web.app import create_app
+
 from builders import VALID_CONSORTIUM, marc_collection, marc_record, write_consortium
 
 pytestmark = pytest.mark.zebra
