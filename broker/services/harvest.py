@@ -68,7 +68,7 @@ def indexable(record: BibRecord) -> Indexable | None:
     return Indexable(record, keys, search_words(record)) if keys else None
 
 
-def _indexables(items: Iterable[BibRecord | RecordError], report: HarvestReport,
+def harvest_items(items: Iterable[BibRecord | RecordError], report: HarvestReport,
                 progress: Callable[[int], None] | None) -> Iterator[Indexable]:
     for item in items:
         if progress:
@@ -119,7 +119,7 @@ class Harvester:
         source = MarcFileCatalog(catalog.settings["path"], mapping, library.code)
         try:
             await self.index.replace(library.code,
-                                     _indexables(source.records(), report, progress))
+                                     harvest_items(source.records(), report, progress))
         except OSError as exc:
             report.indexed = 0
             report.failed = f"cannot read {source.path}: {exc.strerror or exc}"

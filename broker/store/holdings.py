@@ -63,18 +63,30 @@ class UnionIndex:
         return int(await self.redis.hincrby(self.keys.index_generation_counter(), library, 1))
 
     async def write(self, library: str, generation: int, items: Sequence[Indexable]) -> None:
-        """Write records under ``generation`` (invisible until it is made current)."""
-        pipe = self.redis.pipeline(transaction=False)
-        records_key = self.keys.index_records(library, generation)
+        """Write records under ``generation`` (invisible until it is made current).
+
+        Commands are grouped per key for the whole batch (one SADD per word, one HSET
+        per match key), since the round trips, not Redis, are what a harvest waits on.
+        """
+        if not items:
+            return
+        by_key: dict[str, dict[str, str]] = {}
+        by_word: dict[str, set[str]] = {}
+        records: dict[str, str] = {}
         for item in items:
             rid = item.record.record_id
             value = record_json(item.record)
             for key in item.match_keys:
-                pipe.hset(self.keys.index_match(key), _field(library, generation, rid), value)
+                by_key.setdefault(key, {})[_field(library, generation, rid)] = value
             for word in item.words:
-                for key in item.match_keys:
-                    pipe.sadd(self.keys.index_word(word), key)
-            pipe.hset(records_key, rid, json.dumps([item.match_keys, item.words]))
+                by_word.setdefault(word, set()).update(item.match_keys)
+            records[rid] = json.dumps([item.match_keys, item.words])
+        pipe = self.redis.pipeline(transaction=False)
+        for key, fields in by_key.items():
+            pipe.hset(self.keys.index_match(key), mapping=fields)
+        for word, keys in by_word.items():
+            pipe.sadd(self.keys.index_word(word), *keys)
+        pipe.hset(self.keys.index_records(library, generation), mapping=records)
         await pipe.execute()
 
     async def switch(self, library: str, generation: int) -> int | None:
