@@ -70,9 +70,9 @@ class UnionIndex:
         """
         if not items:
             return
-        by_key: dict[str, dict[str, str]] = {}
+        by_key: dict[str, dict[Any, Any]] = {}
         by_word: dict[str, set[str]] = {}
-        records: dict[str, str] = {}
+        records: dict[Any, Any] = {}
         for item in items:
             rid = item.record.record_id
             value = record_json(item.record)
