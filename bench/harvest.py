@@ -35,7 +35,7 @@ from stdnum import isbn
 
 from broker.domain.consortium import HoldingsMapping
 from broker.domain.holdings import BibRecord, ItemStatus
-from broker.services.harvest import HarvestReport, harvest_items
+from broker.services.harvest import HarvestReport, each, harvest_items
 from broker.store.embedded import EmbeddedValkey
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
@@ -76,7 +76,7 @@ def index_records(records: Iterable[BibRecord | RecordError], redis_url: str) ->
         report = HarvestReport("DEMO")
         try:
             await UnionIndex(client, Keys("benchharvest")).replace(
-                "DEMO", harvest_items(records, report, None))
+                "DEMO", harvest_items(each(records), report, None))
         finally:
             await client.aclose()
         return report.indexed

@@ -9,23 +9,29 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
 
 from redis.asyncio import Redis
 
 from broker.domain.consortium import HoldingsMapping, Library
 from broker.domain.holdings import BibRecord
+from broker.store.codec import text
 from broker.store.holdings import Indexable, UnionIndex
 from broker.store.keys import Keys
+from connectors.errors import ConnectorError
 from connectors.marc.matchkey import fold, match_keys
 from connectors.marc.records import RecordError
 from connectors.marcfile import MarcFileCatalog
+from connectors.oaipmh import Deletion, HarvestRun, OaiHarvester, Upsert
 
 NO_MATCH_KEY = "no-match-key"
 # Long enough for a large export; a crashed harvest frees the library after it.
 LOCK_SECONDS = 3600
 SAMPLES = 5
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,9 +74,15 @@ def indexable(record: BibRecord) -> Indexable | None:
     return Indexable(record, keys, search_words(record)) if keys else None
 
 
-def harvest_items(items: Iterable[BibRecord | RecordError], report: HarvestReport,
-                progress: Callable[[int], None] | None) -> Iterator[Indexable]:
+async def each(items: Iterable[T]) -> AsyncIterator[T]:
+    """A file export read in the harvesting process itself, as an async stream."""
     for item in items:
+        yield item
+
+
+async def harvest_items(items: AsyncIterable[BibRecord | RecordError], report: HarvestReport,
+                        progress: Callable[[int], None] | None) -> AsyncIterator[Indexable]:
+    async for item in items:
         if progress:
             progress(1)
         if isinstance(item, RecordError):
@@ -112,14 +124,76 @@ class Harvester:
     async def _harvest(self, library: Library, report: HarvestReport,
                        progress: Callable[[int], None] | None) -> None:
         catalog = library.catalog
-        mapping = catalog.holdings or HoldingsMapping()
-        if catalog.connector != "marcfile":
+        if catalog.connector == "marcfile":
+            await self._harvest_file(library, report, progress)
+        elif catalog.connector == "oaipmh":
+            await self._harvest_oai(library, report, progress)
+        else:
             report.skipped = f"{catalog.connector} catalog: searched live, not harvested"
-            return
-        source = MarcFileCatalog(catalog.settings["path"], mapping, library.code)
+
+    async def _harvest_file(self, library: Library, report: HarvestReport,
+                            progress: Callable[[int], None] | None) -> None:
+        mapping = library.catalog.holdings or HoldingsMapping()
+        source = MarcFileCatalog(library.catalog.settings["path"], mapping, library.code)
         try:
-            await self.index.replace(library.code,
-                                     harvest_items(source.records(), report, progress))
+            await self.index.replace(library.code, harvest_items(each(source.records()),
+                                                                 report, progress))
         except OSError as exc:
             report.indexed = 0
             report.failed = f"cannot read {source.path}: {exc.strerror or exc}"
+
+    async def _harvest_oai(self, library: Library, report: HarvestReport,
+                           progress: Callable[[int], None] | None) -> None:
+        """OAI-PMH 2.0: the first harvest replaces the library's records; later ones
+        ask only for what changed since the last complete one (``from``) and apply
+        upserts and deletions. An interrupted harvest keeps what it applied and starts
+        again from the same ``from`` next time, so nothing is missed."""
+        code = library.code
+        state_key = self.keys.index_harvest(code)
+        since_text = await self.redis.hget(state_key, "since")
+        since = datetime.fromisoformat(text(since_text)) if since_text else None
+        run = OaiHarvester.from_config(code, library.catalog).harvest(since)
+        try:
+            if since is None:
+                await self.index.replace(code, harvest_items(self._oai_upserts(code, run),
+                                                             report, progress))
+            else:
+                await self._apply_changes(code, run, report, progress)
+        except ConnectorError as exc:
+            report.failed = str(exc)
+            return
+        if run.next_since is not None:
+            await self.redis.hset(state_key, "since", run.next_since.isoformat())
+
+    async def _oai_upserts(self, code: str, run: HarvestRun
+                           ) -> AsyncIterator[BibRecord | RecordError]:
+        ids = self.keys.index_oai_ids(code)
+        async for item in run.items_async():
+            if isinstance(item, Upsert):
+                await self.redis.hset(ids, item.identifier, item.record.record_id)
+                yield item.record
+            elif isinstance(item, RecordError):
+                yield item
+
+    async def _apply_changes(self, code: str, run: HarvestRun, report: HarvestReport,
+                             progress: Callable[[int], None] | None) -> None:
+        ids = self.keys.index_oai_ids(code)
+        async for item in run.items_async():
+            if progress:
+                progress(1)
+            if isinstance(item, RecordError):
+                report.add_error(item)
+            elif isinstance(item, Deletion):
+                record_id = await self.redis.hget(ids, item.identifier)
+                if record_id is not None and await self.index.delete(code, text(record_id)):
+                    report.deleted += 1
+                await self.redis.hdel(ids, item.identifier)
+            else:
+                ready = indexable(item.record)
+                if ready is None:
+                    report.add_error(RecordError(0, item.identifier, NO_MATCH_KEY,
+                                                 "no ISBN, ISSN or usable title"))
+                    continue
+                await self.index.upsert(code, ready)
+                await self.redis.hset(ids, item.identifier, item.record.record_id)
+                report.indexed += 1

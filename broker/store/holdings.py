@@ -15,7 +15,7 @@ record's match keys and words so it can be removed again.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -111,13 +111,13 @@ class UnionIndex:
                 break
         await self.redis.delete(records_key)
 
-    async def replace(self, library: str, items: Iterable[Indexable]) -> int:
+    async def replace(self, library: str, items: AsyncIterable[Indexable]) -> int:
         """A full re-import: new generation, write, switch, drop the old. Returns count."""
         generation = await self.new_generation(library)
         count = 0
         try:
             batch: list[Indexable] = []
-            for item in items:
+            async for item in items:
                 batch.append(item)
                 if len(batch) == BATCH:
                     await self.write(library, generation, batch)

@@ -76,6 +76,10 @@ class Keys:
     def index_harvest(self, library: str) -> str:
         return f"{self.namespace}:index:harvest:{library}"
 
+    def index_oai_ids(self, library: str) -> str:
+        """OAI identifier -> record id, since a deletion names only the identifier."""
+        return f"{self.namespace}:index:oai-ids:{library}"
+
     def queue(self, name: str) -> str:
         """An rq queue name; rq adds its own prefix."""
         return f"{self.namespace}:{name}"
