@@ -40,7 +40,7 @@ from connectors.oaipmh import (
 )
 from connectors.oaipmh.client import defuse_doctype, parse_page
 
-from conftest import (
+from oai_repository import (
     BAD_ISBN,
     DAY,
     DELETED,

@@ -16,7 +16,7 @@ from broker.services.harvest import Harvester
 from broker.store.keys import Keys
 
 from builders import VALID_CONSORTIUM, write_consortium
-from conftest import (
+from oai_repository import (
     DELETED,
     WITHOUT_TITLE,
     Fault,

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
-from lxml import etree
 
 from zebra_server import FIXTURES, ZebraFailed, ZebraServer, ZebraUnavailable, free_port
 
@@ -76,18 +74,3 @@ async def silent_server() -> AsyncIterator[str]:
     finally:
         server.close()
         await server.wait_closed()
-
-
-@pytest.fixture(scope="session")
-def assert_valid(pytestconfig: pytest.Config) -> Callable[[str, bytes | etree._Element], None]:
-    """tests/conftest.py's ``assert_valid`` (skips without ../shared, fails under CI).
-
-    With pytest's default import mode ``import conftest`` here finds this file, not
-    the root one, so the root conftest is taken from the plugin manager, which
-    registers every conftest under its path.
-    """
-    root = Path(__file__).resolve().parents[2] / "conftest.py"
-    module = pytestconfig.pluginmanager.get_plugin(str(root))
-    assert module is not None, f"{root} is not loaded"
-    check: Callable[[str, bytes | etree._Element], None] = module.assert_valid
-    return check
