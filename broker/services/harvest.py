@@ -54,7 +54,7 @@ class HarvestReport:
         if self.skipped:
             return f"{self.library}: {self.skipped}"
         errors = ", ".join(f"{n} {code}" for code, n in sorted(self.errors.items()))
-        text = f"{self.library}: {self.indexed} records indexed in {self.seconds:.1f} s"
+        text = f"{self.library}: {self.indexed} records indexed in {self.seconds:.2f} s"
         if self.deleted:
             text += f", {self.deleted} deleted"
         if errors:
