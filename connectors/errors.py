@@ -30,3 +30,8 @@ class CatalogUnavailable(ConnectorError):
 class BadResponse(ConnectorError):
     """The peer answered, but not with a message of its protocol (not XML, too large,
     a DOCTYPE with entity declarations, an unexpected root element)."""
+
+
+class RegisterUnavailable(ConnectorError):
+    """The home library's register did not answer in time, refused the connection,
+    or answered something that is not its protocol. The borrower check is retried."""
