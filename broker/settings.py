@@ -18,6 +18,16 @@ class Settings:
     namespace: str = "ill"
     host: str = "127.0.0.1"
     port: int = 8080
+    smtp_url: str | None = None
+    mail_from: str = "ILL broker <ill@localhost>"
+    public_url: str | None = None
+    # Behind TLS in production; the demo on plain http needs cookies without it.
+    secure_cookies: bool = False
+
+    @property
+    def base_url(self) -> str:
+        """Where links in e-mails point."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -26,6 +36,10 @@ class Settings:
             "data_dir": Path(os.environ.get("ILLBROKER_DATA", "data")).resolve(),
             "redis_url": os.environ.get("REDIS_URL") or None,
             "namespace": os.environ.get("ILLBROKER_NAMESPACE", "ill"),
+            "smtp_url": os.environ.get("ILLBROKER_SMTP_URL") or None,
+            "mail_from": os.environ.get("ILLBROKER_MAIL_FROM", "ILL broker <ill@localhost>"),
+            "public_url": os.environ.get("ILLBROKER_PUBLIC_URL") or None,
+            "secure_cookies": os.environ.get("ILLBROKER_SECURE_COOKIES", "") == "1",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -53,6 +53,9 @@ class Policy:
     pickup_days: int
     max_open_requests: int
     lender_of_last_resort: bool = False
+    generate_card_numbers: bool = False
+    card_number_prefix: str = ""
+    fines_limit: Decimal = Decimal("10.00")
 
 
 @dataclass(frozen=True, slots=True)

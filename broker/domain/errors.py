@@ -94,3 +94,45 @@ class Unavailable(BrokerError):
     problem_type = "unavailable"
     title = "A service the broker needs does not answer"
     status = 503
+
+
+class Unauthenticated(BrokerError):
+    problem_type = "unauthenticated"
+    title = "Log in first"
+    status = 401
+
+
+class Forbidden(BrokerError):
+    problem_type = "forbidden"
+    title = "Not yours to see or do"
+    status = 403
+
+
+class RateLimited(BrokerError):
+    problem_type = "rate-limited"
+    title = "Too many attempts"
+    status = 429
+
+
+class InvalidToken(BrokerError):
+    problem_type = "invalid-token"
+    title = "The link is not valid"
+    status = 400
+
+
+class EmailTaken(BrokerError):
+    problem_type = "email-taken"
+    title = "An account with this e-mail address exists"
+    status = 409
+
+
+class MembershipRestricted(BrokerError):
+    problem_type = "membership-restricted"
+    title = "Your membership does not allow interlibrary loan yet"
+    status = 403
+
+
+class BorrowerMismatch(BrokerError):
+    problem_type = "borrower-mismatch"
+    title = "Your account does not match your library's register"
+    status = 409

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis import Redis
 from rq import Queue, Retry
 
-from broker.jobs import JOBS
+from broker.jobs.registry import JOBS
 from broker.store.keys import SHARDS, Keys
 
 log = logging.getLogger(__name__)

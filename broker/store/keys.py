@@ -9,14 +9,19 @@ all shards. The shard is derived from the request id, so no lookup is needed.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 
 SHARDS = 16
 
 
-def shard_of(request_id: str) -> int:
-    return zlib.crc32(request_id.encode()) % SHARDS
+def shard_of(key: str) -> int:
+    return zlib.crc32(key.encode()) % SHARDS
+
+
+def account_shard(account_id: str) -> int:
+    return int(account_id[1:3]) % SHARDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,36 @@ class Keys:
     def for_request(self, request_id: str) -> RequestKeys:
         shard = shard_of(request_id)
         return RequestKeys(self, request_id, shard)
+
+    # Accounts. An account id starts with the shard of its e-mail key ("A07-..."), so
+    # the account, its e-mail index, its tokens and its outbox jobs share one slot.
+    def account(self, account_id: str) -> str:
+        return f"{self.tag(account_shard(account_id))}:account:{account_id}"
+
+    def account_events(self, account_id: str) -> str:
+        return f"{self.tag(account_shard(account_id))}:account-events:{account_id}"
+
+    def account_email(self, email_key: str) -> str:
+        return f"{self.tag(shard_of(email_key))}:email:{email_key}"
+
+    def pending_accounts(self, shard: int) -> str:
+        return f"{self.tag(shard)}:accounts:pending"
+
+    def token(self, kind: str, token: str) -> str:
+        """A single-use token's key: its shard is the token's first two digits, and
+        only a digest of the token is stored, so a copy of the data has no usable link."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return f"{self.tag(int(token[:2]) % SHARDS)}:token:{kind}:{digest}"
+
+    def session(self, token: str) -> str:
+        return f"{self.namespace}:session:{hashlib.sha256(token.encode()).hexdigest()}"
+
+    def rate_limit(self, kind: str, who: str) -> str:
+        return f"{self.namespace}:ratelimit:{kind}:{who}"
+
+    def mail_outbox(self) -> str:
+        """Mails the demo keeps instead of sending them (no SMTP server configured)."""
+        return f"{self.namespace}:mail:outbox"
 
     def consortium(self) -> str:
         return f"{self.namespace}:consortium"

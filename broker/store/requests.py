@@ -83,6 +83,9 @@ class OutboxJob:
                           separators=(",", ":"))
 
 
+ANONYMOUS = "anonymised"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -166,6 +169,14 @@ class RequestStore:
         # instead of being read back: one round trip a transition.
         return replace(request, state=target, version=int(result[1]), updated_at=at,
                        **cast(dict[str, Any], changes))
+
+    async def anonymise(self, request: Request) -> None:
+        """Cut a finished request loose from its patron, whose account is being deleted."""
+        k = self.keys.for_request(request.id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(k.request, "patron_id", ANONYMOUS)
+        pipe.zrem(k.by_patron(request.patron_id), request.id)
+        await pipe.execute()
 
     async def history(self, request_id: str) -> list[RequestEvent]:
         entries = await self.redis.xrange(self.keys.events(request_id))

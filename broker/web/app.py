@@ -12,13 +12,15 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from broker.services.accounts import Accounts
 from broker.services.catalogs import live_catalogs
 from broker.services.consortium_file import load
 from broker.settings import Settings
+from broker.store.accounts import AccountStore, SessionStore
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
-from broker.web import appkeys, health, libraries, metrics, problems, search
+from broker.web import accounts, appkeys, health, libraries, metrics, problems, search
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Bodies larger than this are refused before they are read (413, problem+json).
@@ -34,6 +36,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.REDIS] = client
     app[appkeys.STORE] = RequestStore(client, app[appkeys.KEYS])
     app[appkeys.INDEX] = UnionIndex(client, app[appkeys.KEYS])
+    app[appkeys.SESSIONS] = SessionStore(client, app[appkeys.KEYS])
+    app[appkeys.ACCOUNTS] = Accounts(AccountStore(client, app[appkeys.KEYS]),
+                                     app[appkeys.STORE], client, app[appkeys.KEYS],
+                                     app[appkeys.CONSORTIUM], settings.base_url)
     yield
     await client.aclose()
 
@@ -63,4 +69,5 @@ def create_app(settings: Settings) -> web.Application:
     health.setup(app)
     libraries.setup(app)
     search.setup(app)
+    accounts.setup(app)
     return app

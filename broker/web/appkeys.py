@@ -9,8 +9,10 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from broker.domain.consortium import Consortium
+from broker.services.accounts import Accounts
 from broker.services.search import LiveCatalog
 from broker.settings import Settings
+from broker.store.accounts import SessionStore
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
@@ -22,6 +24,8 @@ KEYS = web.AppKey("keys", Keys)
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", RequestStore)
 INDEX = web.AppKey("index", UnionIndex)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+SESSIONS = web.AppKey("sessions", SessionStore)
 LIVE_CATALOGS = web.AppKey("live_catalogs", Mapping[str, LiveCatalog])
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)

@@ -10,15 +10,14 @@ from redis import Redis as SyncRedis
 from rq import Queue, SimpleWorker, get_current_job
 
 from broker.domain.states import Event
-from broker.jobs import JOBS, job
 from broker.jobs.dispatcher import Dispatcher
+from broker.jobs.registry import JOBS
 from broker.store.keys import Keys, shard_of
 from broker.store.requests import OutboxJob, RequestStore
 
 from builders import a_request
 
 
-@job("test_touch")
 def touch(request_id: str, note: str) -> None:
     current = get_current_job()
     assert current is not None
@@ -32,6 +31,11 @@ def sync_redis(redis_url: str, namespace: str) -> Iterator[SyncRedis]:
     for key in client.scan_iter(match=f"*{namespace}*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def touch_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(JOBS, "test_touch", touch)
 
 
 @pytest.fixture
