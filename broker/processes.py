@@ -61,21 +61,10 @@ def redis_for(settings: Settings) -> Iterator[Settings]:
 def running_redis(settings: Settings) -> Iterator[Settings]:
     """For one-off commands: the configured or running server, else a fresh embedded one."""
     if settings.redis_url or settings.embedded_url_file.is_file():
-        yield replace(settings, redis_url=existing_redis_url(settings))
+        yield replace(settings, redis_url=settings.existing_redis_url())
         return
     with redis_for(settings) as ready:
         yield ready
-
-
-def existing_redis_url(settings: Settings) -> str:
-    """For workers: REDIS_URL, else the embedded server a web process started."""
-    if settings.redis_url:
-        return settings.redis_url
-    try:
-        return settings.embedded_url_file.read_text().strip()
-    except FileNotFoundError:
-        raise Unavailable(f"no REDIS_URL and no embedded Valkey running for data folder "
-                          f"{settings.data_dir}; start 'illbroker serve' first") from None
 
 
 async def _serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -144,14 +133,14 @@ def _queue(settings: Settings, connection: SyncRedis) -> Queue:
 
 
 def worker(settings: Settings, burst: bool = False) -> None:
-    connection = SyncRedis.from_url(existing_redis_url(settings))
+    connection = SyncRedis.from_url(settings.existing_redis_url())
     queue = _queue(settings, connection)
     Worker([queue], connection=connection).work(burst=burst, with_scheduler=False)
 
 
 def scheduler(settings: Settings) -> None:
     """rq's scheduler for timed jobs (deadlines) plus the outbox dispatcher."""
-    connection = SyncRedis.from_url(existing_redis_url(settings))
+    connection = SyncRedis.from_url(settings.existing_redis_url())
     queue = _queue(settings, connection)
     rq_scheduler = RQScheduler([queue], connection=connection)
     dispatcher = Dispatcher(connection, Keys(settings.namespace), queue)
@@ -170,6 +159,7 @@ def scheduler(settings: Settings) -> None:
         # Several schedulers may run; only the one holding rq's lock moves timed jobs.
         if rq_scheduler.acquire_locks():
             rq_scheduler.enqueue_scheduled_jobs()
+        dispatcher.periodic(time.time())
         if not dispatcher.dispatch_once():
             time.sleep(DISPATCH_INTERVAL)
     rq_scheduler.release_locks()

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from broker.domain.errors import Unavailable
+
 PROJECT = Path(__file__).resolve().parents[1]
 DEMO_CONSORTIUM = PROJECT / "demo" / "consortium.toml"
 
@@ -48,3 +50,13 @@ class Settings:
     def embedded_url_file(self) -> Path:
         """Where a running embedded Valkey leaves its URL for workers to find."""
         return self.data_dir / "valkey.url"
+
+    def existing_redis_url(self) -> str:
+        """For workers and jobs: REDIS_URL, else the embedded server a web process started."""
+        if self.redis_url:
+            return self.redis_url
+        try:
+            return self.embedded_url_file.read_text().strip()
+        except FileNotFoundError:
+            raise Unavailable(f"no REDIS_URL and no embedded Valkey running for data folder "
+                              f"{self.data_dir}; start 'illbroker serve' first") from None

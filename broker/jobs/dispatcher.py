@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis import Redis
 from rq import Queue, Retry
 
-from broker.jobs.registry import JOBS
+from broker.jobs.registry import JOBS, PERIODIC
 from broker.store.keys import SHARDS, Keys
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,17 @@ class Dispatcher:
                 done += 1
         return done
 
+    def periodic(self, now: float) -> int:
+        """Queue each housekeeping job once per its period, whichever scheduler is first."""
+        queued = 0
+        for name, every in PERIODIC.items():
+            period = int(now // every)
+            claim = self.keys.queue(f"periodic:{name}:{period}")
+            if self.redis.set(claim, "1", nx=True, ex=every * 2):
+                self.queue.enqueue(JOBS[name], name, job_id=f"{name}-{period}", retry=RETRY)
+                queued += 1
+        return queued
+
     def _enqueue(self, raw: str) -> None:
         entry = json.loads(raw)
         function = JOBS.get(entry["name"])
@@ -59,5 +70,6 @@ class Dispatcher:
             log.error("outbox entry %s names no job %r", entry["id"], entry["name"])
             self.redis.rpush(self.keys.queue("outbox:unknown"), raw)
             return
+        # The description is what rq logs: the job's name, never its personal arguments.
         self.queue.enqueue(function, entry["request_id"], **entry["args"], job_id=entry["id"],
-                           retry=RETRY)
+                           retry=RETRY, description=f"{entry['name']} {entry['request_id']}")

@@ -18,12 +18,10 @@ def mailer_for(settings: Settings, redis: Redis) -> Mailer:
 
 
 def send_mail(subject_id: str, to: str, subject: str, body: str) -> None:
-    from broker.processes import existing_redis_url
-
     settings = Settings.from_env()
 
     async def send() -> None:
-        redis = Redis.from_url(existing_redis_url(settings), decode_responses=True)
+        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
         try:
             await mailer_for(settings, redis).send(Mail(to, subject, body))
         finally:

@@ -285,8 +285,5 @@ class Accounts:
             await self.requests.anonymise(request)
         await self.store.delete(account)
 
-    async def purge_unconfirmed(self) -> int:
-        return await self.store.purge_expired(self.clock())
-
     def today(self) -> date:
         return self.clock().date()

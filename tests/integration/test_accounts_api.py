@@ -127,7 +127,7 @@ async def test_unconfirmed_registrations_expire_and_the_email_is_free_again(
     assert (await client.post("/api/patrons", json=ANA)).status == 201
     old_token = link_token((await mails(client))[0], "activate")
     accounts.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
-    assert await accounts.purge_unconfirmed() == 1
+    assert await accounts.store.purge_expired(accounts.clock()) == 1
     response = await client.post("/api/activation", json={"token": old_token})
     assert response.status == 400
     accounts.clock = lambda: datetime.now(UTC)

@@ -85,3 +85,10 @@ async def test_an_entry_naming_no_job_is_parked_not_lost(store: RequestStore,
     parked = dispatcher.redis.lrange(dispatcher.keys.queue("outbox:unknown"), 0, -1)
     assert [json.loads(p)["name"] for p in parked] == ["no_such_job"]
     assert r.version == 1
+
+
+def test_periodic_jobs_are_queued_once_per_period(dispatcher: Dispatcher) -> None:
+    assert dispatcher.periodic(1_000_000.0) == 1
+    assert dispatcher.periodic(1_000_001.0) == 0  # another scheduler, same period
+    assert dispatcher.queue.count == 1
+    assert dispatcher.periodic(1_000_000.0 + 300) == 1
