@@ -78,6 +78,10 @@ class Keys:
         digest = hashlib.sha256(token.encode()).hexdigest()
         return f"{self.tag(int(token[:2]) % SHARDS)}:token:{kind}:{digest}"
 
+    def register_cache(self, library: str, card_number: str) -> str:
+        card = hashlib.sha256(card_number.strip().casefold().encode()).hexdigest()
+        return f"{self.namespace}:register:{library}:{card}"
+
     def session(self, token: str) -> str:
         return f"{self.namespace}:session:{hashlib.sha256(token.encode()).hexdigest()}"
 
