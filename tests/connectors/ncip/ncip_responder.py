@@ -1,0 +1,483 @@
+"""A real NCIP 2.02 responder over HTTP on 127.0.0.1, for the register tests.
+
+It plays a home library's ILS: an aiohttp server that takes one NCIP message per
+POST, parses it with lxml (entities off, network off), validates it against the
+official ncip_v2_02.xsd and answers
+
+- an "Invalid Message Syntax Error" Problem for a message that is not well-formed or
+  not valid, "Unsupported Service" for anything but LookupUser, "Unknown Agency"
+  when ToAgencyId is not its own;
+- for LookupUser, a LookupUserResponse from a small in-memory register (``PATRONS``,
+  names with Č, ē, ņ, Å, ö, ü), with the UserOptionalFields the message asked for by
+  UserElementType and the UserFiscalAccount when UserFiscalAccountDesired is there,
+  or the "Unknown User" Problem.
+
+It is written independently of ``connectors.ncip`` (its own element names, its own
+builder), so the connector is checked against the schema and not against itself.
+Every response it writes is validated too, and every exchange is logged with the
+schema's errors for both directions.
+
+``fault`` makes it misbehave on purpose: hang before answering, answer half a body
+and hang, reset the connection, answer HTTP 500, garbage, an HTML page, well-formed
+XHTML, an oversized body, a response with an external-entity DOCTYPE (pointing at
+``secret_path``) or an entity bomb, or a "Temporary Processing Failure".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
+from aiohttp import web
+from lxml import etree
+
+NS = "http://www.niso.org/2008/ncip"
+VERSION = "http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"
+SCHEMA = "ncip_v2_02.xsd"
+AGENCY = "SI-LJMK"
+MESSAGING_ERROR = "http://www.niso.org/ncip/v1_0/schemes/messagingerrortype/messagingerrortype.scm"
+GENERAL_ERROR = (
+    "http://www.niso.org/ncip/v1_0/schemes/processingerrortype/generalprocessingerror.scm"
+)
+LOOKUP_USER_ERROR = (
+    "http://www.niso.org/ncip/v1_0/schemes/processingerrortype/lookupuserprocessingerror.scm"
+)
+ADDRESS_ROLE = (
+    "http://www.niso.org/ncip/v1_0/imp1/schemes/useraddressroletype/useraddressroletype.scm"
+)
+URI_SCHEMES = "http://www.iana.org/assignments/uri-schemes.html"
+UNSTRUCTURED_ADDRESS = (
+    "http://www.niso.org/ncip/v1_0/imp1/schemes/unstructuredaddresstype/"
+    "unstructuredaddresstype.scm"
+)
+BLOCK_OR_TRAP = "http://www.niso.org/ncip/v1_0/imp1/schemes/blockortraptype/blockortraptype.scm"
+CURRENCY = "http://www.bsi-global.com/Technical+Information/Publications/_Publications/tig90x.doc"
+# The library's own schemes: NCIP leaves privilege types and statuses to the agency.
+PRIVILEGE_TYPE = "http://ncip.ljmk.example.org/schemes/agencyuserprivilegetype.scm"
+PRIVILEGE_STATUS = "http://ncip.ljmk.example.org/schemes/userprivilegestatustype.scm"
+
+MAX_REQUEST_BYTES = 64 * 1024
+HUGE_BYTES = 3 * 1024 * 1024
+
+
+class Fault(StrEnum):
+    NONE = "none"
+    HANG = "hang"  # accept, read, never answer
+    DRIP = "drip"  # answer the status and half a body, then nothing
+    RESET = "reset"  # RST the connection instead of answering
+    HTTP_500 = "http_500"
+    GARBAGE = "garbage"
+    HTML = "html"  # an error page that is not XML
+    XHTML = "xhtml"  # well-formed XML, but not NCIP
+    HUGE = "huge"  # an endless-looking body past any sane limit, chunked
+    XXE = "xxe"  # a DOCTYPE with an external entity naming ``secret_path``
+    ENTITY_BOMB = "entity_bomb"  # "billion laughs"
+    TEMPORARY_FAILURE = "temporary_failure"  # a Temporary Processing Failure Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    type: str
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Patron:
+    """One borrower in the responder's register."""
+
+    card_number: str
+    surname: str
+    given_name: str
+    birth: str | None  # an xs:dateTime as the ILS writes it
+    email: str | None
+    category: str
+    expires: date | None
+    fee: str | None  # UserPrivilegeStatusType of "Membership Fee", None: no such privilege
+    statement: str | None  # of "Membership Statement"
+    blocks: tuple[Block, ...] = ()
+    balance: int | None = None  # AccountBalance/MonetaryValue, minor units
+    currency: str = "EUR"
+
+
+PATRONS: tuple[Patron, ...] = (
+    Patron(
+        "1001", "Čuk", "Žiga", "1990-03-14T00:00:00+01:00", "ziga.cuk@example.si", "adult",
+        date(2028, 6, 30), "Paid", "Signed", (Block("Trap For Message"),), 0,
+    ),
+    Patron(
+        "1002", "Bērziņa", "Ilze Anna", "1985-11-02T00:00:00Z", "ilze.berzina@example.lv",
+        "student", date(2027, 9, 1), "Paid", "Unsigned", (), 250,
+    ),
+    Patron(
+        "1003", "Åström", "Björn", "1972-07-21T00:00:00", "bjorn.astrom@example.se", "adult",
+        date(2029, 1, 31), "Unpaid", "Signed", (Block("Block Request Item"),), 4500, "SEK",
+    ),
+    Patron(
+        "1004", "Müller", "Jürgen", "1964-01-09T00:00:00Z", None, "digital",
+        date(2020, 1, 31), None, None,
+    ),
+    Patron(
+        "1005", "Novak", "Ana", "2001-05-30T00:00:00Z", "ana.novak@example.si", "child",
+        date(2030, 12, 31), "Paid", "Signed",
+        (Block("Block Check Out", valid_to=date(2020, 1, 1)),),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One POST and its answer, with the schema's complaints about each."""
+
+    request: bytes
+    content_type: str
+    response: bytes
+    request_errors: tuple[str, ...]
+    response_errors: tuple[str, ...]  # () for a valid response, or one that is no XML
+
+
+def _q(name: str) -> str:
+    return f"{{{NS}}}{name}"
+
+
+def _sub(parent: etree._Element, name: str, text: str | None = None,
+         scheme: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, _q(name))
+    if scheme is not None:
+        element.set(_q("Scheme"), scheme)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _agency(parent: etree._Element, name: str, agency: str) -> None:
+    _sub(_sub(parent, name), "AgencyId", agency)
+
+
+def _datetime(day: date) -> str:
+    return f"{day.isoformat()}T23:59:59Z"
+
+
+@dataclass
+class NcipResponder:
+    """The responder's state; ``url`` is set once it listens."""
+
+    schema: etree.XMLSchema
+    secret_path: Path
+    agency: str = AGENCY
+    patrons: dict[str, Patron] = field(
+        default_factory=lambda: {p.card_number: p for p in PATRONS}
+    )
+    fault: Fault = Fault.NONE
+    url: str = ""
+    exchanges: list[Exchange] = field(default_factory=list)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # --- HTTP ---------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.content.read(MAX_REQUEST_BYTES + 1)
+        content_type = request.headers.get("Content-Type", "")
+        if self.fault is Fault.HANG:
+            self._log(body, content_type, b"")
+            await self._release.wait()
+            return web.Response(status=204)
+        if self.fault is Fault.RESET:
+            self._log(body, content_type, b"")
+            self._reset(request)
+            return web.Response(status=204)
+        if self.fault is Fault.DRIP:
+            self._log(body, content_type, b"")
+            response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+            await response.prepare(request)
+            await response.write(b"<?xml version='1.0' encoding='UTF-8'?>\n<ns1:NCIPMessage")
+            await self._release.wait()
+            return response
+        if self.fault is Fault.HUGE:
+            self._log(body, content_type, b"")
+            response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            await response.write(f'<ns1:NCIPMessage xmlns:ns1="{NS}"><ns1:Ext>'.encode())
+            chunk = b"<!-- padding -->" * 4096
+            with contextlib.suppress(ConnectionError):
+                for _ in range(HUGE_BYTES // len(chunk) + 1):
+                    await response.write(chunk)
+                await response.write(b"</ns1:Ext></ns1:NCIPMessage>")
+                await response.write_eof()
+            return response
+        if self.fault is Fault.HTTP_500:
+            answer = b"Internal Server Error"
+            self._log(body, content_type, answer)
+            return web.Response(status=500, body=answer, content_type="text/plain")
+        if self.fault is Fault.GARBAGE:
+            answer = bytes(range(256)) * 4
+            self._log(body, content_type, answer)
+            return web.Response(body=answer, content_type="application/octet-stream")
+        if self.fault is Fault.HTML:
+            answer = (
+                "<!DOCTYPE html><html><head><title>Vzdrževanje</title></head><body>"
+                "<h1>Sistem je v vzdrževanju<br></h1><p>Poskusite kasneje.</body></html>"
+            ).encode()
+            self._log(body, content_type, answer)
+            return web.Response(body=answer, content_type="text/html", charset="utf-8")
+        if self.fault is Fault.XHTML:
+            answer = (
+                b'<?xml version="1.0" encoding="UTF-8"?>'
+                b'<html xmlns="http://www.w3.org/1999/xhtml"><body><p>Gateway</p></body></html>'
+            )
+            self._log(body, content_type, answer)
+            return web.Response(body=answer, content_type="application/xhtml+xml")
+
+        answer = self.answer(body)
+        if self.fault is Fault.XXE:
+            answer = self._with_external_entity(answer)
+        elif self.fault is Fault.ENTITY_BOMB:
+            answer = self._with_entity_bomb(answer)
+        self._log(body, content_type, answer)
+        return web.Response(body=answer, content_type="application/xml", charset="utf-8")
+
+    def _reset(self, request: web.Request) -> None:
+        transport = request.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
+        # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    def release(self) -> None:
+        """Let hanging handlers finish, so that the server can shut down."""
+        self._release.set()
+
+    def _log(self, request: bytes, content_type: str, response: bytes) -> None:
+        self.exchanges.append(
+            Exchange(
+                request=request,
+                content_type=content_type,
+                response=response,
+                request_errors=self._errors(request),
+                response_errors=self._errors(response) if response.startswith(b"<?xml") else (),
+            )
+        )
+
+    def _errors(self, message: bytes) -> tuple[str, ...]:
+        try:
+            document = etree.fromstring(message, _parser())
+        except etree.XMLSyntaxError as exc:
+            return (f"not well-formed: {exc}",)
+        try:
+            if self.schema.validate(document):
+                return ()
+        except etree.XMLSchemaValidateError as exc:
+            # libxml2 gives up on unexpanded entity references (the hostile faults).
+            return (f"cannot validate: {exc}",)
+        return tuple(str(error) for error in self.schema.error_log)
+
+    # --- NCIP -------------------------------------------------------------------------
+
+    def answer(self, message: bytes) -> bytes:
+        """The response to one message: a LookupUserResponse, or a Problem."""
+        if len(message) > MAX_REQUEST_BYTES:
+            return self._message_problem("Invalid Message Syntax Error", "message too long")
+        try:
+            request = etree.fromstring(message, _parser())
+        except etree.XMLSyntaxError as exc:
+            return self._message_problem("Invalid Message Syntax Error", f"not XML: {exc}")
+        if not self.schema.validate(request):
+            first = self.schema.error_log[0]
+            return self._message_problem(
+                "Invalid Message Syntax Error", f"line {first.line}: {first.message}"
+            )
+        lookup = request.find(_q("LookupUser"))
+        if lookup is None:
+            service = etree.QName(request[0]).localname
+            return self._message_problem(
+                "Unsupported Service", f"only LookupUser is offered, not {service}",
+                scheme=GENERAL_ERROR, element=service,
+            )
+        header = f"{_q('InitiationHeader')}/"
+        requester = lookup.findtext(f"{header}{_q('FromAgencyId')}/{_q('AgencyId')}")
+        to_agency = lookup.findtext(f"{header}{_q('ToAgencyId')}/{_q('AgencyId')}")
+        if to_agency is not None and to_agency.strip() != self.agency:
+            return self._lookup_problem(
+                requester, "Unknown Agency", GENERAL_ERROR, "ToAgencyId", to_agency
+            )
+        if self.fault is Fault.TEMPORARY_FAILURE:
+            return self._lookup_problem(
+                requester, "Temporary Processing Failure", GENERAL_ERROR, None, None,
+                detail="the circulation database is being backed up",
+            )
+        card = (lookup.findtext(f"{_q('UserId')}/{_q('UserIdentifierValue')}") or "").strip()
+        patron = self.patrons.get(card)
+        if patron is None:
+            return self._lookup_problem(
+                requester, "Unknown User", LOOKUP_USER_ERROR, "UserIdentifierValue", card
+            )
+        wanted = {(e.text or "").strip() for e in lookup.iterfind(_q("UserElementType"))}
+        fiscal = lookup.find(_q("UserFiscalAccountDesired")) is not None
+        return self._user(requester, patron, wanted, fiscal)
+
+    def _root(self) -> etree._Element:
+        root = etree.Element(_q("NCIPMessage"), nsmap={"ns1": NS})
+        root.set(_q("version"), VERSION)
+        return root
+
+    def _header(self, response: etree._Element, requester: str | None) -> None:
+        header = _sub(response, "ResponseHeader")
+        _agency(header, "FromAgencyId", self.agency)
+        _agency(header, "ToAgencyId", requester or "unknown")
+
+    def _problem(self, parent: etree._Element, problem_type: str, scheme: str,
+                 element: str | None, value: str | None, detail: str | None = None) -> None:
+        problem = _sub(parent, "Problem")
+        _sub(problem, "ProblemType", problem_type, scheme)
+        if detail is not None:
+            _sub(problem, "ProblemDetail", detail)
+        if element is not None:
+            _sub(problem, "ProblemElement", element)
+        if value is not None:
+            _sub(problem, "ProblemValue", value)
+
+    def _message_problem(self, problem_type: str, detail: str, *,
+                         scheme: str = MESSAGING_ERROR, element: str | None = None) -> bytes:
+        # When the message cannot be read, the Problem stands directly in
+        # NCIPMessage: there is no service whose response could hold it.
+        root = self._root()
+        self._problem(root, problem_type, scheme, element, None, detail=detail[:500])
+        return _serialise(root)
+
+    def _lookup_problem(self, requester: str | None, problem_type: str, scheme: str,
+                        element: str | None, value: str | None,
+                        detail: str | None = None) -> bytes:
+        root = self._root()
+        response = _sub(root, "LookupUserResponse")
+        self._header(response, requester)
+        self._problem(response, problem_type, scheme, element, value, detail)
+        return _serialise(root)
+
+    def _user(self, requester: str | None, patron: Patron, wanted: set[str],
+              fiscal: bool) -> bytes:
+        root = self._root()
+        response = _sub(root, "LookupUserResponse")
+        self._header(response, requester)
+        user_id = _sub(response, "UserId")
+        _sub(user_id, "AgencyId", self.agency)
+        _sub(user_id, "UserIdentifierValue", patron.card_number)
+        if fiscal and patron.balance is not None:
+            balance = _sub(_sub(response, "UserFiscalAccount"), "AccountBalance")
+            _sub(balance, "CurrencyCode", patron.currency, CURRENCY)
+            _sub(balance, "MonetaryValue", str(patron.balance))
+        fields = _sub(response, "UserOptionalFields")
+        # The schema's order: NameInformation, UserAddressInformation*, DateOfBirth,
+        # UserLanguage*, UserPrivilege*, BlockOrTrap*.
+        if "Name Information" in wanted:
+            name = _sub(_sub(_sub(fields, "NameInformation"), "PersonalNameInformation"),
+                        "StructuredPersonalUserName")
+            _sub(name, "GivenName", patron.given_name)
+            _sub(name, "Surname", patron.surname)
+        if "User Address Information" in wanted:
+            home = _sub(fields, "UserAddressInformation")
+            _sub(home, "UserAddressRoleType", "Home", ADDRESS_ROLE)
+            physical = _sub(home, "PhysicalAddress")
+            unstructured = _sub(physical, "UnstructuredAddress")
+            _sub(unstructured, "UnstructuredAddressType", "Newline-Delimited Text",
+                 UNSTRUCTURED_ADDRESS)
+            _sub(unstructured, "UnstructuredAddressData", "Slovenska cesta 1\n1000 Ljubljana")
+            _sub(physical, "PhysicalAddressType", "Postal Address")
+            if patron.email is not None:
+                notice = _sub(fields, "UserAddressInformation")
+                _sub(notice, "UserAddressRoleType", "Notice", ADDRESS_ROLE)
+                electronic = _sub(notice, "ElectronicAddress")
+                _sub(electronic, "ElectronicAddressType", "mailto", URI_SCHEMES)
+                _sub(electronic, "ElectronicAddressData", patron.email)
+        if "Date Of Birth" in wanted and patron.birth is not None:
+            _sub(fields, "DateOfBirth", patron.birth)
+        if "User Privilege" in wanted:
+            membership = _sub(fields, "UserPrivilege")
+            _sub(membership, "AgencyId", self.agency)
+            _sub(membership, "AgencyUserPrivilegeType", patron.category, PRIVILEGE_TYPE)
+            if patron.expires is not None:
+                _sub(membership, "ValidToDate", _datetime(patron.expires))
+            for kind, status in (("Membership Fee", patron.fee),
+                                 ("Membership Statement", patron.statement)):
+                if status is None:
+                    continue
+                privilege = _sub(fields, "UserPrivilege")
+                _sub(privilege, "AgencyId", self.agency)
+                _sub(privilege, "AgencyUserPrivilegeType", kind, PRIVILEGE_TYPE)
+                _sub(_sub(privilege, "UserPrivilegeStatus"), "UserPrivilegeStatusType", status,
+                     PRIVILEGE_STATUS)
+        if "Block Or Trap" in wanted:
+            for block in patron.blocks:
+                element = _sub(fields, "BlockOrTrap")
+                _sub(element, "AgencyId", self.agency)
+                _sub(element, "BlockOrTrapType", block.type, BLOCK_OR_TRAP)
+                if block.valid_from is not None:
+                    _sub(element, "ValidFromDate", _datetime(block.valid_from))
+                if block.valid_to is not None:
+                    _sub(element, "ValidToDate", _datetime(block.valid_to))
+        if len(fields) == 0:
+            response.remove(fields)
+        return _serialise(root)
+
+    # --- hostile variants -------------------------------------------------------------
+
+    def _with_external_entity(self, answer: bytes) -> bytes:
+        doctype = (
+            f'<!DOCTYPE ns1:NCIPMessage [<!ENTITY xxe SYSTEM "{self.secret_path.as_uri()}">]>'
+        ).encode()
+        return _with_doctype(answer, doctype, b"&xxe;")
+
+    def _with_entity_bomb(self, answer: bytes) -> bytes:
+        entities = ['<!ENTITY lol0 "lol">'] + [
+            f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)
+        ]
+        doctype = f"<!DOCTYPE ns1:NCIPMessage [{''.join(entities)}]>".encode()
+        return _with_doctype(answer, doctype, b"&lol9;")
+
+
+def _with_doctype(answer: bytes, doctype: bytes, reference: bytes) -> bytes:
+    """``answer`` with ``doctype`` after the XML declaration and ``reference`` as the
+    surname (or the first problem's detail)."""
+    declaration, _, rest = answer.partition(b"?>")
+    for element in (b"ns1:Surname", b"ns1:ProblemType"):
+        start = rest.find(b"<" + element)
+        if start >= 0:
+            close = rest.find(b">", start) + 1
+            end = rest.find(b"</" + element, close)
+            rest = rest[:close] + reference + rest[end:]
+            break
+    return declaration + b"?>\n" + doctype + rest
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _serialise(root: etree._Element) -> bytes:
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+@contextlib.asynccontextmanager
+async def serve(responder: NcipResponder) -> AsyncIterator[NcipResponder]:
+    """Run ``responder`` on a free port of 127.0.0.1 for the block's duration."""
+    app = web.Application()
+    app.router.add_post("/ncip", responder.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    responder.url = f"http://{host}:{port}/ncip"
+    try:
+        yield responder
+    finally:
+        responder.release()
+        await runner.cleanup()
