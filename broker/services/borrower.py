@@ -25,7 +25,7 @@ from broker.domain.register import (
 )
 from broker.domain.states import Service
 from broker.store.keys import Keys
-from connectors.errors import RegisterUnavailable
+from connectors.errors import ConnectorError
 from connectors.register import RegisterConnector
 
 DEFAULT_CACHE_SECONDS = 300
@@ -89,7 +89,7 @@ class BorrowerChecks:
                             account.birth_date)
         try:
             entry = await self._lookup(library, account.card_number)
-        except RegisterUnavailable as exc:
+        except ConnectorError as exc:
             return Eligibility(BorrowerCheck(Outcome.UNREACHABLE, detail=str(exc)))
         result = compare(borrower, entry)
         if result.entry is None:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from broker.domain.accounts import Account, Role
 from broker.domain.errors import ValidationFailed
+from broker.domain.states import Service
 from broker.web import appkeys
 from broker.web.auth import COOKIE, read_json, require, set_session_cookie
 
@@ -90,6 +91,20 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(account_json(await require(request)))
 
 
+async def eligibility(request: web.Request) -> web.Response:
+    """May the logged-in patron ask for ILL, and if not, why and what to do."""
+    account = await require(request, Role.PATRON)
+    found = await request.app[appkeys.BORROWERS].check(account)
+    return web.json_response({
+        "register": found.check.outcome.value,
+        "differing": list(found.check.differing),
+        "detail": found.check.detail,
+        "restrictions": [{"code": r.value, "advice": r.advice} for r in found.restrictions],
+        "digital_only": found.digital_only,
+        "may_request": {service.value: found.allows(service) for service in Service},
+    })
+
+
 async def export(request: web.Request) -> web.Response:
     """Everything the broker holds about the logged-in person (GDPR Art. 15 and 20)."""
     account = await require(request)
@@ -142,6 +157,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/password-reset/confirm", confirm_reset)
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/me/export", export)
+    app.router.add_get("/api/me/eligibility", eligibility)
     app.router.add_delete("/api/me", delete_me)
     app.router.add_post("/api/staff/patrons", desk_register)
     app.router.add_post("/api/staff/patrons/{account_id}/home-library", take_on)

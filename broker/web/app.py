@@ -13,8 +13,10 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from broker.services.accounts import Accounts
+from broker.services.borrower import BorrowerChecks
 from broker.services.catalogs import live_catalogs
 from broker.services.consortium_file import load
+from broker.services.registers import registers
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, SessionStore
 from broker.store.holdings import UnionIndex
@@ -44,10 +46,13 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
-async def _catalogs(app: web.Application) -> AsyncIterator[None]:
-    # One session (one connection pool) for every live catalog the app searches.
+async def _peers(app: web.Application) -> AsyncIterator[None]:
+    # One session (one connection pool) for every catalog and register the app asks.
     async with aiohttp.ClientSession() as session:
-        app[appkeys.LIVE_CATALOGS] = live_catalogs(app[appkeys.CONSORTIUM], session)
+        consortium = app[appkeys.CONSORTIUM]
+        app[appkeys.LIVE_CATALOGS] = live_catalogs(consortium, session)
+        app[appkeys.BORROWERS] = BorrowerChecks(app[appkeys.REDIS], app[appkeys.KEYS],
+                                                consortium, registers(consortium, session))
         yield
 
 
@@ -63,7 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app[appkeys.REGISTRY] = registry
     app[appkeys.HTTP_METRICS] = http_metrics
     app.cleanup_ctx.append(_redis)
-    app.cleanup_ctx.append(_catalogs)
+    app.cleanup_ctx.append(_peers)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                          autoescape=jinja2.select_autoescape(["html"]))
     health.setup(app)

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from broker.domain.consortium import Consortium
 from broker.services.accounts import Accounts
+from broker.services.borrower import BorrowerChecks
 from broker.services.search import LiveCatalog
 from broker.settings import Settings
 from broker.store.accounts import SessionStore
@@ -26,6 +27,7 @@ STORE = web.AppKey("store", RequestStore)
 INDEX = web.AppKey("index", UnionIndex)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SESSIONS = web.AppKey("sessions", SessionStore)
+BORROWERS = web.AppKey("borrowers", BorrowerChecks)
 LIVE_CATALOGS = web.AppKey("live_catalogs", Mapping[str, LiveCatalog])
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)

@@ -291,3 +291,37 @@ async def test_delete_the_account(client: TestClient) -> None:
     assert (await login(client, ANA["email"], ANA["password"])).status == 401
     # The address is free for a new registration.
     assert (await client.post("/api/patrons", json=ANA)).status == 201
+
+
+REGISTER = ("card_number,surname,given_name,birth_date,email,category,fee_paid,"
+            "statement_signed,blocked,expires,fines_due\n"
+            "0123456,Čuk,Ana,1990-04-01,ana@example.org,adult,true,true,false,2030-01-01,0.00\n"
+            "0999999,Novak,Mojca,1980-02-02,m@example.org,adult,false,true,false,2030-01-01,"
+            "0.00\n")
+
+
+async def test_eligibility_from_the_home_register(client: TestClient, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(REGISTER, encoding="utf-8")
+    await registered_and_active(client)
+    await login(client, ANA["email"], ANA["password"])
+    body = await (await client.get("/api/me/eligibility")).json()
+    assert body["register"] == "match" and body["restrictions"] == []
+    assert body["may_request"] == {"loan": True, "copy": True}
+
+
+async def test_a_restricted_patron_is_told_what_to_do(client: TestClient,
+                                                      tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(REGISTER, encoding="utf-8")
+    mojca = {**ANA, "email": "mojca@example.org", "given_name": "Mojca", "surname": "Novak",
+             "birth_date": "1980-02-02", "card_number": "0999999"}
+    await registered_and_active(client, mojca)
+    await login(client, mojca["email"], mojca["password"])
+    body = await (await client.get("/api/me/eligibility")).json()
+    assert body["restrictions"] == [{"code": "fee_unpaid",
+                                     "advice": "pay the membership fee at your library or "
+                                               "online"}]
+    assert body["may_request"] == {"loan": False, "copy": False}
+
+
+async def test_eligibility_is_for_patrons_only(client: TestClient) -> None:
+    assert (await client.get("/api/me/eligibility")).status == 401
