@@ -21,11 +21,15 @@ from tqdm import tqdm
 
 from broker.domain.errors import NotFound, Unavailable
 from broker.jobs.dispatcher import Dispatcher
+from broker.services.accounts import Accounts
 from broker.services.consortium_file import load
+from broker.services.demo import seed
 from broker.services.harvest import Harvester, HarvestReport
 from broker.settings import Settings
+from broker.store.accounts import AccountStore
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
+from broker.store.requests import RequestStore
 from broker.web.app import create_app
 
 log = logging.getLogger("illbroker")
@@ -121,6 +125,24 @@ async def _harvest(settings: Settings, codes: Sequence[str]) -> list[HarvestRepo
     return reports
 
 
+async def _seed(settings: Settings) -> None:
+    assert settings.redis_url is not None
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    keys = Keys(settings.namespace)
+    try:
+        accounts = Accounts(AccountStore(client, keys), RequestStore(client, keys), client,
+                            keys, load(settings.consortium_path), settings.base_url)
+        logins = await seed(accounts)
+    finally:
+        await client.aclose()
+    print("Demo logins (e-mail / password):", flush=True)
+    for login in logins:
+        where = f" at {login.library}" if login.library else ""
+        note = f"  ({login.note})" if login.note else ""
+        print(f"  {login.role.value}{where}: {login.email} / {login.password}{note}",
+              flush=True)
+
+
 def harvest(settings: Settings, codes: Sequence[str]) -> bool:
     """Harvest the named libraries (all when none); False if any harvest failed."""
     with running_redis(settings) as ready:
@@ -199,6 +221,7 @@ def demo(settings: Settings) -> None:
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await _harvest(ready, ())
+            await _seed(ready)
             children = [await _child("worker", env), await _child("scheduler", env)]
             watchers = [asyncio.create_task(c.wait()) for c in children]
             web_task = asyncio.create_task(_serve(ready, stop))
