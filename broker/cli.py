@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from broker.domain.errors import BrokerError, ConsortiumInvalid
+from broker.domain.accounts import Role
+from broker.domain.errors import BrokerError, ConsortiumInvalid, ValidationFailed
 from broker.settings import Settings
 
 
@@ -30,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     harvest = commands.add_parser("harvest", help="harvest member catalogs into the index")
     harvest.add_argument("libraries", nargs="*", metavar="LIBRARY",
                          help="library codes (default: every member)")
+    add = commands.add_parser("add-account", help="add a staff or coordinator account "
+                              "(the password is read from standard input)")
+    add.add_argument("--role", choices=["staff", "coordinator"], required=True)
+    add.add_argument("--library", help="the member library (staff only)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True, help='"Given Surname"')
     check = commands.add_parser("check", help="check a consortium file and report every problem")
     check.add_argument("file", type=Path)
     return parser
@@ -56,12 +64,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             processes.demo(settings)
         elif args.command == "harvest":
             return 0 if processes.harvest(settings, args.libraries) else 1
+        elif args.command == "add-account":
+            password = getpass.getpass("Password: ") if sys.stdin.isatty() \
+                else sys.stdin.readline().rstrip("\n")
+            given, _, surname = args.name.partition(" ")
+            processes.add_account(settings, Role(args.role), args.library, args.email, given,
+                                  surname, password)
+            print(f"added {args.role} {args.email}")
         elif args.command == "worker":
             processes.worker(settings, burst=args.burst)
         elif args.command == "scheduler":
             processes.scheduler(settings)
     except ConsortiumInvalid as exc:
         print(exc.report(), file=sys.stderr)
+        return 2
+    except ValidationFailed as exc:
+        print("illbroker: " + "; ".join(f"--{k}: {v}" for k, v in exc.problems.items()),
+              file=sys.stderr)
         return 2
     except BrokerError as exc:
         print(f"illbroker: {exc.detail}", file=sys.stderr)

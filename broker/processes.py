@@ -8,8 +8,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import replace
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from rq import Queue, Worker
 from rq.scheduler import RQScheduler
 from tqdm import tqdm
 
+from broker.domain.accounts import Role
 from broker.domain.errors import NotFound, Unavailable
 from broker.jobs.dispatcher import Dispatcher
 from broker.services.accounts import Accounts
@@ -125,16 +126,31 @@ async def _harvest(settings: Settings, codes: Sequence[str]) -> list[HarvestRepo
     return reports
 
 
-async def _seed(settings: Settings) -> None:
+@asynccontextmanager
+async def _accounts(settings: Settings) -> AsyncIterator[Accounts]:
     assert settings.redis_url is not None
     client = Redis.from_url(settings.redis_url, decode_responses=True)
     keys = Keys(settings.namespace)
     try:
-        accounts = Accounts(AccountStore(client, keys), RequestStore(client, keys), client,
-                            keys, load(settings.consortium_path), settings.base_url)
-        logins = await seed(accounts)
+        yield Accounts(AccountStore(client, keys), RequestStore(client, keys), client, keys,
+                       load(settings.consortium_path), settings.base_url)
     finally:
         await client.aclose()
+
+
+def add_account(settings: Settings, role: Role, library: str | None, email: str,
+                given_name: str, surname: str, password: str) -> None:
+    async def add() -> None:
+        async with _accounts(ready) as accounts:
+            await accounts.add_staff(email, given_name, surname, role, library, password)
+
+    with running_redis(settings) as ready:
+        asyncio.run(add())
+
+
+async def _seed(settings: Settings) -> None:
+    async with _accounts(settings) as accounts:
+        logins = await seed(accounts)
     print("Demo logins (e-mail / password):", flush=True)
     for login in logins:
         where = f" at {login.library}" if login.library else ""

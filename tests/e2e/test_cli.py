@@ -110,3 +110,22 @@ def test_demo_on_a_busy_port_is_one_line_and_cleans_up(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_add_account_reads_the_password_from_stdin(tmp_path: Path, redis_url: str,
+                                                   namespace: str) -> None:
+    env = {**os.environ, "REDIS_URL": redis_url, "ILLBROKER_NAMESPACE": namespace}
+    args = [*ILLBROKER, "--consortium", str(write_consortium(tmp_path)), "add-account",
+            "--role", "staff", "--library", "A", "--email", "desk@a.example.org",
+            "--name", "Mojca Novak"]
+    first = subprocess.run(args, input="kamnik-lipa-42\n", capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(args, input="kamnik-lipa-42\n", capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert again.returncode == 1 and "exists already" in again.stderr
+    bad = subprocess.run([*args[:-4], "--email", "not-an-address", "--name", "X Y"],
+                         input="kamnik-lipa-42\n", capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("illbroker: --email:")
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
