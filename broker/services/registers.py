@@ -29,7 +29,9 @@ def register_for(library: Library, session: aiohttp.ClientSession) -> RegisterCo
             return Sip2Register(config["host"], int(config["port"]), library=library.code,
                                 timeout=timeout,
                                 login_user=os.environ.get(f"{prefix}_USER"),
-                                login_password=os.environ.get(f"{prefix}_PASSWORD"))
+                                login_password=os.environ.get(f"{prefix}_PASSWORD"),
+                                institution_id=config.get("agency_id", ""),
+                                location_code=config.get("location_code", ""))
         case _:
             return RegisterFile(config["path"], library=library.code)
 
