@@ -136,3 +136,45 @@ class BorrowerMismatch(BrokerError):
     problem_type = "borrower-mismatch"
     title = "Your account does not match your library's register"
     status = 409
+
+
+class HeldLocally(BrokerError):
+    problem_type = "held-locally"
+    title = "Your own library has this title: reserve it there"
+    status = 409
+
+
+class NoLender(BrokerError):
+    problem_type = "no-lender"
+    title = "No member library can lend this title"
+    status = 409
+
+
+class ReadingRoomOnly(BrokerError):
+    problem_type = "reading-room-only"
+    title = "Every copy is for the reading room only"
+    status = 409
+
+
+class OverCostLimit(BrokerError):
+    problem_type = "over-cost-limit"
+    title = "The cost is above the most you will pay"
+    status = 409
+
+
+class NotAcceptingRequests(BrokerError):
+    problem_type = "not-accepting-requests"
+    title = "Your library does not take interlibrary loan requests from patrons"
+    status = 403
+
+
+class DuplicateRequest(BrokerError):
+    problem_type = "duplicate-request"
+    title = "You have an open request for this title already"
+    status = 409
+
+
+class TooManyOpenRequests(BrokerError):
+    problem_type = "too-many-open-requests"
+    title = "You are at your library's limit of open requests"
+    status = 409
