@@ -1,0 +1,479 @@
+"""The patrons' account pages: register, activate, log in and out, see, export and
+delete the account, reset the password, and the demo's mail outbox.
+
+The pages call the same ``Accounts`` service as the JSON API and render its refusals
+next to the form fields instead of as problem+json. They work without JavaScript.
+
+CSRF: every POST form is a double submit. A random token lives in the ``ill_csrf``
+cookie (HttpOnly, SameSite=Strict) and in a hidden ``csrf`` field of each form; a POST
+whose field does not equal its cookie is refused with 403 before the view runs. A
+cross-site page cannot read the cookie to copy it into the field, and with
+SameSite=Strict the browser does not even send the cookie on a cross-site POST. The
+token is not tied to the session, so the login form is protected too; it is replaced
+at login and logout so a token planted before login does not outlive it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from broker.domain.accounts import Account, Role
+from broker.domain.consortium import Library
+from broker.domain.errors import (
+    Conflict,
+    EmailTaken,
+    InvalidToken,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+)
+from broker.services.mail import OutboxMailer
+from broker.web import appkeys
+from broker.web.auth import COOKIE, current_account, set_session_cookie
+from broker.web.metrics import Handler
+
+CSRF_COOKIE = "ill_csrf"
+CSRF_FIELD = "csrf"
+# secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet. Anything else in
+# the cookie is ignored (and replaced), which also keeps compare_digest on ASCII.
+_CSRF_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+OUTBOX_LIMIT = 50
+_LINK = re.compile(r"(https?://[^\s<>\"']+)")
+
+# Pages may be framed by nobody, post forms only to the broker, and load nothing from
+# elsewhere; the only inline code is base.html's stylesheet. No referrer, because
+# activation and reset pages carry their token in the address.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+REGISTRATION_LABELS = {
+    "email": "E-mail address (your username)",
+    "given_name": "Given name",
+    "surname": "Surname",
+    "birth_date": "Date of birth",
+    "category": "Membership category",
+    "street": "Street and number",
+    "postcode": "Postcode",
+    "city": "City",
+    "country": "Country",
+    "address": "Address",
+    "home_library": "Home library",
+    "card_number": "Library card number",
+    "password": "Password",
+    "consent": "Terms of use",
+}
+# The service's words for an empty field are written for API clients ("one of: ...",
+# "(true)"); a person filling in the form is told what to do instead.
+_BLANK_FIELD = {
+    "home_library": "required: choose your home library",
+    "category": "required: choose your membership category",
+    "card_number": "required: the number on your library card",
+    "consent": "tick the box to accept the terms of use",
+}
+_ADDRESS_PARTS = ("street", "postcode", "city", "country")
+# Typed values the registration form shows again after a refusal; never the password.
+_KEPT = ("email", "given_name", "surname", "birth_date", "category", *_ADDRESS_PARTS,
+         "home_library", "card_number")
+
+
+@dataclass(slots=True)
+class PageState:
+    """What every page's layout needs: the consortium's name, who is logged in, the
+    form token, and whether this is the demo (mails kept in the outbox, not sent)."""
+
+    site: str
+    account: Account | None
+    csrf: str
+    csrf_is_new: bool
+    demo: bool
+
+
+_STATE: web.RequestKey[PageState] = web.RequestKey("page_state")
+# The layout reads the state through a template global: pages rendered by other
+# modules (the library list) get the same navigation without passing it along.
+_PAGE: ContextVar[PageState | None] = ContextVar("page_state", default=None)
+
+FormView = Callable[[web.Request, MultiDictProxy[Any]], Awaitable[web.StreamResponse]]
+
+
+def _new_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _set_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                        secure=request.app[appkeys.SETTINGS].secure_cookies)
+
+
+@web.middleware
+async def page_state(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request its ``PageState``; on HTML answers, add the pages' security
+    headers and the CSRF cookie when the browser had none."""
+    # current_account reads Redis only when a session cookie came along, and keeps the
+    # account on the request, so API handlers that need it do not read it twice.
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    fresh = _CSRF_SHAPE.fullmatch(cookie) is None
+    state = PageState(site=request.app[appkeys.CONSORTIUM].name,
+                      account=await current_account(request),
+                      csrf=_new_csrf() if fresh else cookie, csrf_is_new=fresh,
+                      demo=request.app[appkeys.SETTINGS].smtp_url is None)
+    request[_STATE] = state
+    reset = _PAGE.set(state)
+    try:
+        response = await handler(request)
+    finally:
+        _PAGE.reset(reset)
+    if response.content_type == "text/html":
+        response.headers.update({k: v for k, v in _HEADERS.items()
+                                 if k not in response.headers})
+        if state.csrf_is_new and CSRF_COOKIE not in response.cookies:
+            _set_csrf_cookie(request, response, state.csrf)
+    return response
+
+
+def _render(request: web.Request, template: str, context: Mapping[str, Any],
+            status: int = 200, *, private: bool = False) -> web.Response:
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    if private:
+        # Personal data and live tokens stay out of shared and back-button caches.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _message(request: web.Request, title: str, lines: list[str], status: int = 200,
+             links: list[tuple[str, str]] | None = None) -> web.Response:
+    return _render(request, "message.html",
+                   {"title": title, "lines": lines, "links": links or []}, status)
+
+
+def _redirect(location: str) -> web.Response:
+    # A 303 makes the browser follow with GET: reloading the next page re-posts nothing.
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _field(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def csrf_checked(view: FormView) -> Handler:
+    """``view`` with the POSTed form, if its CSRF field matches the cookie; else 403."""
+
+    @functools.wraps(view)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        sent = _field(form, CSRF_FIELD)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not (_CSRF_SHAPE.fullmatch(sent) and _CSRF_SHAPE.fullmatch(cookie)
+                and secrets.compare_digest(sent, cookie)):
+            return _message(request, "The form has expired", [
+                "For your safety the broker only accepts forms it has just shown you "
+                "in this browser, and this one did not match (cookies may be off, or "
+                "the page was open too long).",
+                "Nothing was changed. Go back, reload the page and send it again."],
+                status=403, links=[(request.path, "Open the form again")])
+        return await view(request, form)
+
+    return handler
+
+
+# -- registration ----------------------------------------------------------------
+
+
+def _registration_page(request: web.Request, values: Mapping[str, str],
+                       errors: Mapping[str, str], status: int = 200) -> web.Response:
+    consortium = request.app[appkeys.CONSORTIUM]
+    lengths = [lib.policy.password_min_length for lib in consortium.libraries.values()]
+    regions: dict[str, list[Library]] = {}
+    for library in sorted(consortium.libraries.values(), key=lambda lib: lib.name):
+        regions.setdefault(consortium.regions[library.region].name, []).append(library)
+    return _render(request, "register.html", {
+        "values": values, "errors": errors, "labels": REGISTRATION_LABELS,
+        "regions": sorted(regions.items()),
+        "categories": sorted(consortium.categories.values(), key=lambda c: c.name),
+        "password_min": min(lengths, default=8), "password_max": max(lengths, default=8),
+    }, status)
+
+
+def _registration_errors(exc: ValidationFailed, values: Mapping[str, str]) -> dict[str, str]:
+    """The service's problems keyed by the form's fields, in the form's order."""
+    # The service names address parts "address.city"; the form's fields are "city".
+    found = {key.removeprefix("address."): text for key, text in exc.problems.items()}
+    for field, wording in _BLANK_FIELD.items():
+        if field in found and not values.get(field, "").strip():
+            found[field] = wording
+    order = list(REGISTRATION_LABELS)
+    return dict(sorted(found.items(),
+                       key=lambda item: order.index(item[0]) if item[0] in order
+                       else len(order)))
+
+
+async def register_form(request: web.Request) -> web.Response:
+    return _registration_page(request, {}, {})
+
+
+@csrf_checked
+async def register(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    values = {name: _field(form, name) for name in (*_KEPT, "consent")}
+    raw: dict[str, Any] = {name: values[name] for name in _KEPT
+                           if name not in _ADDRESS_PARTS}
+    raw |= {"address": {part: values[part] for part in _ADDRESS_PARTS},
+            "password": _field(form, "password"), "consent": values["consent"] == "yes"}
+    try:
+        account = await request.app[appkeys.ACCOUNTS].register(raw)
+    except ValidationFailed as exc:
+        return _registration_page(request, values, _registration_errors(exc, values), 422)
+    except EmailTaken as exc:
+        return _registration_page(request, values, {"email": exc.detail}, 409)
+    lines = [f"We have sent a link to {account.email}. Open it within 24 hours to "
+             "activate your account; until then you cannot log in.",
+             "If the mail does not arrive, look in your spam folder. A registration "
+             "that is not activated in time is deleted, and you can register again."]
+    links = [("/outbox", "Read the mail in the demo's outbox")] \
+        if request[_STATE].demo else []
+    return _message(request, "Check your e-mail", lines, links=links)
+
+
+# -- activation ------------------------------------------------------------------
+
+
+def _password_hint(request: web.Request) -> str:
+    # The page does not know the person's library before the token is used: give the
+    # consortium's lowest minimum, and say that the home library may ask for more.
+    lengths = [lib.policy.password_min_length
+               for lib in request.app[appkeys.CONSORTIUM].libraries.values()]
+    return (f"At least {min(lengths, default=8)} characters (your home library may ask "
+            "for more), and not your e-mail address.")
+
+
+def _activation_page(request: web.Request, token: str, error: str | None = None,
+                     status: int = 200) -> web.Response:
+    return _render(request, "activate.html", {"token": token, "error": error,
+                                              "hint": _password_hint(request)},
+                   status, private=True)
+
+
+def _reset_page(request: web.Request, token: str, error: str | None = None,
+                status: int = 200) -> web.Response:
+    return _render(request, "reset_confirm.html", {"token": token, "error": error,
+                                                   "hint": _password_hint(request)},
+                   status, private=True)
+
+
+def _invalid_link(request: web.Request, exc: InvalidToken, again: tuple[str, str]) \
+        -> web.Response:
+    return _message(request, "This link does not work", [exc.detail], status=400,
+                    links=[again])
+
+
+async def activate_form(request: web.Request) -> web.Response:
+    # GET only shows the form: mail scanners and link previews open links on their
+    # own, and must not use up the single-use token.
+    token = request.query.get("token", "")
+    if not token:
+        return _message(request, "This link does not work", [
+            "The address has no activation token. Open the link from the e-mail we "
+            "sent you, in full."], status=400, links=[("/register", "Register")])
+    return _activation_page(request, token)
+
+
+@csrf_checked
+async def activate(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    token = _field(form, "token")
+    try:
+        await request.app[appkeys.ACCOUNTS].activate(token, _field(form, "password") or None)
+    except InvalidToken as exc:
+        return _invalid_link(request, exc, ("/register", "Register again"))
+    except ValidationFailed as exc:
+        return _activation_page(request, token, exc.problems.get("password", exc.detail),
+                                422)
+    return _message(request, "Your account is active",
+                    ["You can now log in with your e-mail address and password."],
+                    links=[("/login", "Log in")])
+
+
+# -- login and logout ------------------------------------------------------------
+
+
+def _login_page(request: web.Request, email: str = "", errors: Mapping[str, str] | None
+                = None, status: int = 200) -> web.Response:
+    return _render(request, "login.html", {"email": email, "errors": errors or {}}, status)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    if request[_STATE].account is not None:
+        return _redirect("/account")
+    return _login_page(request)
+
+
+@csrf_checked
+async def login(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    email = _field(form, "email")
+    try:
+        account = await request.app[appkeys.ACCOUNTS].login(
+            email, _field(form, "password"), request.remote or "unknown")
+    except ValidationFailed as exc:
+        return _login_page(request, email, dict(exc.problems), 422)
+    except (Unauthenticated, RateLimited) as exc:
+        return _login_page(request, email, {"form": exc.detail}, exc.status)
+    token, _api_csrf = await request.app[appkeys.SESSIONS].start(account)
+    response = _redirect("/account")
+    set_session_cookie(response, token, request.app[appkeys.SETTINGS].secure_cookies)
+    _set_csrf_cookie(request, response, _new_csrf())
+    return response
+
+
+async def _end_session(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await request.app[appkeys.SESSIONS].end(token)
+    response.del_cookie(COOKIE, path="/")
+    _set_csrf_cookie(request, response, _new_csrf())
+
+
+@csrf_checked
+async def logout(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    response = _redirect("/")
+    await _end_session(request, response)
+    return response
+
+
+# -- the account -----------------------------------------------------------------
+
+
+def _account_page(request: web.Request, account: Account, error: str | None = None,
+                  status: int = 200, *, unconfirmed: bool = False) -> web.Response:
+    consortium = request.app[appkeys.CONSORTIUM]
+    library = consortium.libraries.get(account.library or "")
+    category = consortium.categories.get(account.category or "")
+    return _render(request, "account.html", {
+        "me": account, "library": library.name if library else account.library,
+        "category": category.name if category else account.category,
+        "can_delete": account.role is Role.PATRON, "error": error,
+        "unconfirmed": unconfirmed}, status, private=True)
+
+
+async def account_page(request: web.Request) -> web.Response:
+    account = request[_STATE].account
+    if account is None:
+        return _redirect("/login")
+    return _account_page(request, account)
+
+
+@csrf_checked
+async def delete_account(request: web.Request,
+                         form: MultiDictProxy[Any]) -> web.StreamResponse:
+    account = request[_STATE].account
+    if account is None:
+        return _redirect("/login")
+    if account.role is not Role.PATRON:
+        return _account_page(request, account, "Staff and coordinator accounts are "
+                             "removed by an administrator.", 403)
+    if _field(form, "confirm") != "yes":
+        return _account_page(request, account, "Tick the box to confirm that you want "
+                             "to delete your account.", 422, unconfirmed=True)
+    try:
+        await request.app[appkeys.ACCOUNTS].delete(account)
+    except Conflict as exc:
+        return _account_page(request, account, exc.detail, exc.status)
+    request[_STATE].account = None  # the layout must not greet the deleted account
+    response = _message(request, "Your account is deleted", [
+        "Your personal data is gone. Finished requests stay in the libraries' "
+        "statistics without your name."], links=[("/", "Back to the start page")])
+    await _end_session(request, response)
+    return response
+
+
+# -- password reset --------------------------------------------------------------
+
+
+async def reset_form(request: web.Request) -> web.Response:
+    token = request.query.get("token", "")
+    if token:
+        return _reset_page(request, token)
+    return _render(request, "reset_request.html", {"email": "", "error": None})
+
+
+@csrf_checked
+async def request_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    email = _field(form, "email")
+    try:
+        await request.app[appkeys.ACCOUNTS].request_reset(email)
+    except ValidationFailed as exc:
+        return _render(request, "reset_request.html",
+                       {"email": email, "error": exc.problems.get("email", exc.detail)}, 422)
+    # The same answer whether the address has an account: the page must not tell.
+    return _message(request, "Check your e-mail", [
+        "If an account has this address, a link to choose a new password is on its way. "
+        "It works once, for one hour."],
+        links=[("/outbox", "Read the mail in the demo's outbox")]
+        if request[_STATE].demo else [])
+
+
+@csrf_checked
+async def confirm_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    token = _field(form, "token")
+    try:
+        await request.app[appkeys.ACCOUNTS].reset(token, _field(form, "password"))
+    except InvalidToken as exc:
+        return _invalid_link(request, exc, ("/reset", "Ask for a new link"))
+    except ValidationFailed as exc:
+        return _reset_page(request, token, exc.problems.get("password", exc.detail), 422)
+    return _message(request, "Your password is changed",
+                    ["Log in with your new password."], links=[("/login", "Log in")])
+
+
+# -- the demo's outbox -----------------------------------------------------------
+
+
+def _with_links(body: str) -> list[tuple[str, bool]]:
+    """``body`` as (text, is_link) pieces; only http(s) addresses become links."""
+    return [(piece, index % 2 == 1) for index, piece in enumerate(_LINK.split(body))
+            if piece]
+
+
+async def outbox(request: web.Request) -> web.Response:
+    # Only where no mail server is configured: the outbox holds everybody's links.
+    if not request[_STATE].demo:
+        return _message(request, "Not found", ["There is no such page."], status=404,
+                        links=[("/", "Back to the start page")])
+    app = request.app
+    mails = await OutboxMailer(app[appkeys.REDIS], app[appkeys.KEYS]).latest(OUTBOX_LIMIT)
+    return _render(request, "outbox.html", {
+        "mails": [{**mail, "pieces": _with_links(mail.get("body", ""))} for mail in mails],
+    }, private=True)
+
+
+def setup(app: web.Application) -> None:
+    """Routes for the pages, the middleware giving every page its layout state, and
+    the template global that reads it; call after ``aiohttp_jinja2.setup``."""
+    app.middlewares.append(page_state)
+    aiohttp_jinja2.get_env(app).globals["page"] = _PAGE.get
+    app.router.add_get("/register", register_form)
+    app.router.add_post("/register", register)
+    app.router.add_get("/activate", activate_form)
+    app.router.add_post("/activate", activate)
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/account", account_page)
+    app.router.add_post("/account/delete", delete_account)
+    app.router.add_get("/reset", reset_form)
+    app.router.add_post("/reset", request_reset)
+    app.router.add_post("/reset/confirm", confirm_reset)
+    app.router.add_get("/outbox", outbox)
