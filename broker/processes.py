@@ -227,7 +227,7 @@ def demo(settings: Settings) -> None:
     load(settings.consortium_path)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     print(f"Data folder: {settings.data_dir}", flush=True)
-    with redis_for(replace(settings, redis_url=None)) as ready:
+    with redis_for(replace(settings, redis_url=None, show_outbox=True)) as ready:
         assert ready.redis_url is not None
         env = dict(os.environ, REDIS_URL=ready.redis_url,
                    ILLBROKER_CONSORTIUM=str(ready.consortium_path),

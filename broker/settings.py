@@ -25,6 +25,8 @@ class Settings:
     public_url: str | None = None
     # Behind TLS in production; the demo on plain http needs cookies without it.
     secure_cookies: bool = False
+    # The mail outbox page shows everybody's links: for the demo only, never production.
+    show_outbox: bool = False
 
     @property
     def base_url(self) -> str:
@@ -42,6 +44,7 @@ class Settings:
             "mail_from": os.environ.get("ILLBROKER_MAIL_FROM", "ILL broker <ill@localhost>"),
             "public_url": os.environ.get("ILLBROKER_PUBLIC_URL") or None,
             "secure_cookies": os.environ.get("ILLBROKER_SECURE_COOKIES", "") == "1",
+            "show_outbox": os.environ.get("ILLBROKER_SHOW_OUTBOX", "") == "1",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

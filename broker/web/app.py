@@ -22,7 +22,17 @@ from broker.store.accounts import AccountStore, SessionStore
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
-from broker.web import accounts, appkeys, docs, health, libraries, metrics, problems, search
+from broker.web import (
+    accounts,
+    appkeys,
+    docs,
+    health,
+    libraries,
+    metrics,
+    pages,
+    problems,
+    search,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Bodies larger than this are refused before they are read (413, problem+json).
@@ -76,4 +86,5 @@ def create_app(settings: Settings) -> web.Application:
     search.setup(app)
     accounts.setup(app)
     docs.setup(app)
+    pages.setup(app)
     return app

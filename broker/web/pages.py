@@ -38,6 +38,7 @@ from broker.domain.errors import (
     ValidationFailed,
 )
 from broker.services.mail import OutboxMailer
+from broker.settings import Settings
 from broker.web import appkeys
 from broker.web.auth import COOKIE, current_account, set_session_cookie
 from broker.web.metrics import Handler
@@ -131,7 +132,7 @@ async def page_state(request: web.Request, handler: Handler) -> web.StreamRespon
     state = PageState(site=request.app[appkeys.CONSORTIUM].name,
                       account=await current_account(request),
                       csrf=_new_csrf() if fresh else cookie, csrf_is_new=fresh,
-                      demo=request.app[appkeys.SETTINGS].smtp_url is None)
+                      demo=_shows_outbox(request.app[appkeys.SETTINGS]))
     request[_STATE] = state
     reset = _PAGE.set(state)
     try:
@@ -457,6 +458,10 @@ async def outbox(request: web.Request) -> web.Response:
     return _render(request, "outbox.html", {
         "mails": [{**mail, "pieces": _with_links(mail.get("body", ""))} for mail in mails],
     }, private=True)
+
+
+def _shows_outbox(settings: Settings) -> bool:
+    return settings.show_outbox and settings.smtp_url is None
 
 
 def setup(app: web.Application) -> None:

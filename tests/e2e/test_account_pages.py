@@ -28,7 +28,7 @@ from broker.jobs.dispatcher import Dispatcher
 from broker.services.mail import Mail, OutboxMailer
 from broker.settings import Settings
 from broker.store.keys import SHARDS, Keys
-from broker.web import appkeys, pages
+from broker.web import appkeys
 from broker.web.app import create_app
 
 from builders import a_request, write_consortium
@@ -55,16 +55,12 @@ def settings_for(tmp_path: Path, redis_url: str, namespace: str, **more: Any) ->
     text = write_consortium(tmp_path).read_text().replace("[[regions]]", CATEGORIES +
                                                           "[[regions]]", 1)
     return Settings(consortium_path=write_consortium(tmp_path, text), data_dir=tmp_path,
-                    redis_url=redis_url, namespace=namespace, **more)
+                    redis_url=redis_url, namespace=namespace,
+                    **{"show_outbox": True, **more})
 
 
 def app_for(settings: Settings) -> web.Application:
-    app = create_app(settings)
-    # Until app.py calls pages.setup itself; then this does nothing.
-    if not any(route.resource is not None and route.resource.canonical == "/register"
-               for route in app.router.routes()):
-        pages.setup(app)
-    return app
+    return create_app(settings)
 
 
 def forget_namespace(redis_url: str, namespace: str) -> None:
@@ -524,9 +520,11 @@ async def test_the_outbox_shows_mails_newest_first_with_links(client: TestClient
     assert doc.xpath("//nav//a[@href='/outbox']")
 
 
-async def test_the_outbox_is_hidden_when_mail_is_really_sent(
-        make_client: Callable[..., Any]) -> None:
-    client = await make_client(smtp_url="smtp://127.0.0.1:2525")
+@pytest.mark.parametrize("settings", [{"smtp_url": "smtp://127.0.0.1:2525"},
+                                      {"show_outbox": False}])
+async def test_the_outbox_is_hidden_outside_the_demo(make_client: Callable[..., Any],
+                                                     settings: dict[str, Any]) -> None:
+    client = await make_client(**settings)
     response = await client.get("/outbox")
     assert response.status == 404
     assert not html_of(await (await client.get("/")).text()).xpath("//a[@href='/outbox']")
