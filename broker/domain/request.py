@@ -63,6 +63,13 @@ class Request:
     max_cost: Decimal | None = None
     lender: str | None = None
     note: str | None = None
+    # JSON kept as text: the lending string with every candidate's reason, the fee
+    # estimate, where in the rota the request is, and the last outcome's reason.
+    rota: str | None = None
+    estimate: str | None = None
+    rota_position: str | None = None
+    copy_format: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,8 +49,10 @@ def request_fields(request: Request) -> dict[str, str]:
         fields["max_cost"] = str(request.max_cost)
     if request.lender is not None:
         fields["lender"] = request.lender
-    if request.note is not None:
-        fields["note"] = request.note
+    for name in ("note", "rota", "estimate", "rota_position", "copy_format", "reason"):
+        value = getattr(request, name)
+        if value is not None:
+            fields[name] = value
     return fields
 
 
@@ -73,6 +75,11 @@ def request_from_fields(fields: Mapping[str, str]) -> Request:
         max_cost=Decimal(fields["max_cost"]) if "max_cost" in fields else None,
         lender=fields.get("lender"),
         note=fields.get("note"),
+        rota=fields.get("rota"),
+        estimate=fields.get("estimate"),
+        rota_position=fields.get("rota_position"),
+        copy_format=fields.get("copy_format"),
+        reason=fields.get("reason"),
     )
 
 

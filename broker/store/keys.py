@@ -82,6 +82,10 @@ class Keys:
         card = hashlib.sha256(card_number.strip().casefold().encode()).hexdigest()
         return f"{self.namespace}:register:{library}:{card}"
 
+    def idempotency(self, account_id: str, key: str) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return f"{self.namespace}:idempotency:{account_id}:{digest}"
+
     def session(self, token: str) -> str:
         return f"{self.namespace}:session:{hashlib.sha256(token.encode()).hexdigest()}"
 

@@ -16,7 +16,9 @@ from broker.services.accounts import Accounts
 from broker.services.borrower import BorrowerChecks
 from broker.services.catalogs import live_catalogs
 from broker.services.consortium_file import load
+from broker.services.intake import Intake
 from broker.services.registers import registers
+from broker.services.routing import Router
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, SessionStore
 from broker.store.holdings import UnionIndex
@@ -31,6 +33,7 @@ from broker.web import (
     metrics,
     pages,
     problems,
+    requests,
     search,
 )
 
@@ -63,6 +66,12 @@ async def _peers(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.LIVE_CATALOGS] = live_catalogs(consortium, session)
         app[appkeys.BORROWERS] = BorrowerChecks(app[appkeys.REDIS], app[appkeys.KEYS],
                                                 consortium, registers(consortium, session))
+        app[appkeys.INTAKE] = Intake(app[appkeys.STORE], app[appkeys.INDEX],
+                                     app[appkeys.BORROWERS], app[appkeys.REDIS],
+                                     app[appkeys.KEYS], consortium,
+                                     app[appkeys.LIVE_CATALOGS])
+        app[appkeys.ROUTER] = Router(app[appkeys.STORE], app[appkeys.ACCOUNTS].store,
+                                     app[appkeys.BORROWERS])
         yield
 
 
@@ -85,6 +94,7 @@ def create_app(settings: Settings) -> web.Application:
     libraries.setup(app)
     search.setup(app)
     accounts.setup(app)
+    requests.setup(app)
     docs.setup(app)
     pages.setup(app)
     return app

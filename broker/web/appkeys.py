@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from broker.domain.consortium import Consortium
 from broker.services.accounts import Accounts
 from broker.services.borrower import BorrowerChecks
+from broker.services.intake import Intake
+from broker.services.routing import Router
 from broker.services.search import LiveCatalog
 from broker.settings import Settings
 from broker.store.accounts import SessionStore
@@ -28,6 +30,8 @@ INDEX = web.AppKey("index", UnionIndex)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SESSIONS = web.AppKey("sessions", SessionStore)
 BORROWERS = web.AppKey("borrowers", BorrowerChecks)
+INTAKE = web.AppKey("intake", Intake)
+ROUTER = web.AppKey("router", Router)
 LIVE_CATALOGS = web.AppKey("live_catalogs", Mapping[str, LiveCatalog])
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)

@@ -1,0 +1,209 @@
+"""Taking a patron's request: checked, deflected to the home library when it holds
+the title, priced, given its lending string, and stored with the job that moves it
+on, in one step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from broker.domain.accounts import Account
+from broker.domain.consortium import Consortium
+from broker.domain.errors import (
+    DuplicateRequest,
+    HeldLocally,
+    NoLender,
+    NotAcceptingRequests,
+    OverCostLimit,
+    ReadingRoomOnly,
+    TooManyOpenRequests,
+)
+from broker.domain.fees import Estimate, estimate
+from broker.domain.intake import RequestInput, check_request_input, local_copies
+from broker.domain.request import Request, new_request_id
+from broker.domain.rota import Candidate, Rota, RotaCode, build_rota
+from broker.domain.search import SearchQuery, TitleHit
+from broker.domain.states import Service, State
+from broker.services.borrower import BorrowerChecks
+from broker.services.search import LiveCatalog, search
+from broker.store.codec import text
+from broker.store.holdings import UnionIndex
+from broker.store.keys import Keys
+from broker.store.requests import OutboxJob, RequestStore
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def estimate_json(found: Estimate) -> str:
+    return json.dumps({"currency": found.currency, "total": str(found.total),
+                       "free_transfer": found.free_transfer, "pages": found.pages,
+                       "pages_assumed": found.pages_assumed,
+                       "lines": [{"code": line.code.value, "description": line.description,
+                                  "amount": str(line.amount)} for line in found.lines]},
+                      ensure_ascii=False)
+
+
+def rota_json(rota: Rota) -> str:
+    def entry(e: Any) -> dict[str, Any]:
+        return {"library": e.library, "code": e.code.value, "reason": e.reason,
+                "estimate": str(e.estimate_total) if e.estimate_total is not None else None,
+                "available_now": e.available_now}
+
+    return json.dumps({"order": [str(c) for c in rota.order],
+                       "lenders": [entry(e) for e in rota.entries],
+                       "skipped": [entry(e) for e in rota.skipped]}, ensure_ascii=False)
+
+
+def _query(checked: RequestInput) -> SearchQuery:
+    item = checked.item
+    if item.isbn or item.issn:
+        return SearchQuery(isbn=item.isbn, issn=item.issn)
+    return SearchQuery(title=item.title, author=item.author)
+
+
+@dataclass
+class Intake:
+    requests: RequestStore
+    index: UnionIndex
+    borrowers: BorrowerChecks
+    redis: Redis
+    keys: Keys
+    consortium: Consortium
+    live: Mapping[str, LiveCatalog]
+    clock: Callable[[], datetime] = _now
+
+    async def submit(self, account: Account, raw: Mapping[str, Any],
+                     idempotency_key: str | None = None) -> tuple[Request, bool]:
+        """The stored request and whether it is new (False: a retried submit)."""
+        home = self.consortium.libraries[account.library or ""]
+        if not home.policy.accepts_patron_requests:
+            raise NotAcceptingRequests(f"{home.name} does not take interlibrary loan "
+                                       "requests from patrons; ask at the desk")
+        checked = check_request_input(raw, home)
+        request_id = new_request_id()
+        if idempotency_key:
+            key = self.keys.idempotency(account.id, idempotency_key)
+            if not await self.redis.set(key, request_id, nx=True, ex=IDEMPOTENCY_SECONDS):
+                return await self.requests.get(text(await self.redis.get(key))), False
+            try:
+                return await self._accept(account, checked, request_id), True
+            except BaseException:
+                await self.redis.delete(key)
+                raise
+        return await self._accept(account, checked, request_id), True
+
+    async def _accept(self, account: Account, checked: RequestInput,
+                      request_id: str) -> Request:
+        home = self.consortium.libraries[account.library or ""]
+        await self._check_open_requests(account, checked, home.policy.max_open_requests)
+        eligibility = await self.borrowers.check(account)
+        # An unreachable register does not refuse: the request waits, and the check is
+        # retried before anything leaves. Any other answer is known now.
+        if eligibility.check.outcome.value != "unreachable":
+            await self.borrowers.require(account, checked.service)
+        hit = await self._title(checked)
+        if hit is None:
+            raise NoLender("no member library's catalog has this title; check the title or "
+                           "ask your library for help")
+        if mine := local_copies(self.consortium, home.code, hit.holdings):
+            where = sorted({h.branch or home.code for h in mine})
+            calls = sorted({h.call_number for h in mine if h.call_number})
+            raise HeldLocally(f"{home.name} has this title ({', '.join(where)}"
+                              f"{'; ' + ', '.join(calls) if calls else ''}): reserve it there",
+                              where=where, call_numbers=calls)
+        rota = self._rota(home.code, checked, hit)
+        if not rota.entries:
+            self._refuse(rota)
+        first = rota.entries[0].library
+        now = self.clock()
+        estimate_first = estimate(self.consortium, borrower=home.code, lender=first,
+                                  service=checked.service, pages=checked.pages,
+                                  copy_format=checked.copy_format)
+        item = checked.item if checked.item.title else \
+            type(checked.item)(**{**asdict(checked.item), "title": hit.record.title})
+        request = Request(
+            id=request_id, service=checked.service, state=State.NEW, version=0,
+            patron_id=account.id, home_library=home.code,
+            pickup_location=checked.pickup_location, item=item, created_at=now,
+            updated_at=now, citation=checked.citation, max_cost=checked.max_cost,
+            note=checked.note, rota=rota_json(rota), estimate=estimate_json(estimate_first),
+            copy_format=checked.copy_format)
+        receipt = OutboxJob("send_mail", account.id, {
+            "to": account.email, "subject": f"Your interlibrary loan request {request_id}",
+            "body": receipt_text(request, home.name, estimate_first)})
+        return await self.requests.create(request, actor=f"patron:{account.id}",
+                                          jobs=[OutboxJob("process_request", request_id),
+                                                receipt])
+
+    async def _check_open_requests(self, account: Account, checked: RequestInput,
+                                   limit: int) -> None:
+        mine = [await self.requests.get(rid)
+                for rid in await self.requests.ids_for_patron(account.id)]
+        open_ones = [r for r in mine if not r.state.terminal]
+        if len(open_ones) >= limit:
+            raise TooManyOpenRequests(f"you have {len(open_ones)} open requests, your "
+                                      f"library's limit; wait until one ends")
+        for other in open_ones:
+            same = (checked.item.isbn and other.item.isbn == checked.item.isbn) or \
+                (checked.item.issn and other.item.issn == checked.item.issn
+                 and checked.citation == other.citation) or \
+                (not checked.item.isbn and other.item.title.casefold()
+                 == checked.item.title.casefold() and other.service == checked.service
+                 and checked.citation == other.citation)
+            if same:
+                raise DuplicateRequest(f"request {other.id} for this title is still open",
+                                       request=other.id)
+
+    async def _title(self, checked: RequestInput) -> TitleHit | None:
+        found = await search(_query(checked), self.consortium, self.index, self.live, 5)
+        return found.titles[0] if found.titles else None
+
+    def _rota(self, home: str, checked: RequestInput, hit: TitleHit) -> Rota:
+        def price(lender: str) -> Estimate:
+            return estimate(self.consortium, borrower=home, lender=lender,
+                            service=checked.service, pages=checked.pages,
+                            copy_format=checked.copy_format)
+
+        candidates = [Candidate(library, holdings)
+                      for library, holdings in hit.holdings.items()]
+        return build_rota(self.consortium, borrower=home, material=hit.record.material,
+                          service=checked.service, candidates=candidates,
+                          max_cost=checked.max_cost, stats={}, closed=frozenset(),
+                          estimate=price)
+
+    @staticmethod
+    def _refuse(rota: Rota) -> None:
+        codes = {e.code for e in rota.skipped if e.code is not RotaCode.HOME_LIBRARY}
+        if RotaCode.OVER_COST_LIMIT in codes:
+            cheapest = min(e.estimate_total for e in rota.skipped
+                           if e.code is RotaCode.OVER_COST_LIMIT
+                           and e.estimate_total is not None)
+            raise OverCostLimit(f"the cheapest lender would cost {cheapest}, above the most "
+                                "you will pay; raise your limit or reserve it elsewhere",
+                                cheapest=str(cheapest))
+        if codes == {RotaCode.READING_ROOM_ONLY}:
+            raise ReadingRoomOnly("every other library keeps this title for its reading "
+                                  "room only; you can read it there",
+                                  libraries=[e.library for e in rota.skipped
+                                             if e.code is RotaCode.READING_ROOM_ONLY])
+        raise NoLender("no other member library can lend this title now")
+
+
+def receipt_text(request: Request, home_name: str, fee: Estimate) -> str:
+    what = request.item.title + (f" — {request.citation.part_title}"
+                                 if request.citation else "")
+    total = f"{fee.total} {fee.currency}" if fee.total else "free"
+    return (f"Thank you: we have your request {request.id}.\n\n"
+            f"{'Copy' if request.service is Service.COPY else 'Loan'}: {what}\n"
+            f"Pickup: {request.pickup_location} ({home_name})\n"
+            f"Estimated fee: {total}\n"
+            "State: looking for a lender\n")

@@ -1,0 +1,109 @@
+"""Moving a request along: the borrower check before anything leaves, then each lender
+of the rota in turn, and lenders' answers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from broker.domain.accounts import Account
+from broker.domain.errors import Forbidden, NotFound, ValidationFailed, VersionConflict
+from broker.domain.register import Outcome
+from broker.domain.request import Request
+from broker.domain.states import Event, State
+from broker.services.borrower import BorrowerChecks
+from broker.store.accounts import AccountStore
+from broker.store.requests import OutboxJob, RequestStore
+from connectors.errors import RegisterUnavailable
+
+# More steps than any request takes from NEW to a lender; a guard, not a limit.
+MAX_STEPS = 12
+ANSWERS = {"unfilled": Event.LENDER_UNFILLED, "will_supply": Event.LENDER_WILL_SUPPLY}
+
+
+@dataclass
+class Router:
+    requests: RequestStore
+    accounts: AccountStore
+    borrowers: BorrowerChecks
+
+    async def advance(self, request_id: str) -> Request:
+        """Take the request as far as it goes without an outside answer. Safe to run
+        twice: each step is a transition at a version, and a lost race just re-reads.
+        Raises ``RegisterUnavailable`` to be retried while the register does not answer."""
+        request = await self.requests.get(request_id)
+        for _step in range(MAX_STEPS):
+            try:
+                moved = await self._step(request)
+            except VersionConflict:
+                moved = await self.requests.get(request_id)
+            if moved is None:
+                return request
+            request = moved
+        return request
+
+    async def _step(self, request: Request) -> Request | None:
+        if request.state is State.NEW:
+            return await self.requests.apply(request, Event.SUBMITTED, "broker")
+        if request.state is State.VALIDATING:
+            return await self._check_borrower(request)
+        if request.state is State.ROUTING:
+            return await self._next_lender(request)
+        return None
+
+    async def _check_borrower(self, request: Request) -> Request:
+        try:
+            account = await self.accounts.get(request.patron_id)
+        except NotFound:
+            return await self.requests.apply(request, Event.REFUSED, "broker",
+                                             changes={"reason": "the account was deleted"})
+        found = await self.borrowers.check(account)
+        outcome = found.check.outcome
+        if outcome is Outcome.UNREACHABLE:
+            raise RegisterUnavailable(found.check.detail or "the register does not answer",
+                                      peer=request.home_library)
+        if outcome is not Outcome.MATCH:
+            return await self.requests.apply(
+                request, Event.BORROWER_MISMATCH, f"register:{request.home_library}",
+                changes={"reason": found.check.detail or "not in the home register"},
+                data={"differing": list(found.check.differing)})
+        if not found.allows(request.service):
+            reasons = [r.value for r in found.restrictions] or ["digital_only"]
+            return await self.requests.apply(
+                request, Event.REFUSED, f"register:{request.home_library}",
+                changes={"reason": "membership restricted: " + ", ".join(reasons)},
+                data={"restrictions": reasons})
+        return await self.requests.apply(request, Event.BORROWER_CONFIRMED,
+                                         f"register:{request.home_library}")
+
+    async def _next_lender(self, request: Request) -> Request:
+        lenders = [e["library"] for e in json.loads(request.rota or "{}").get("lenders", [])]
+        position = int(request.rota_position or -1) + 1
+        if position >= len(lenders):
+            return await self.requests.apply(
+                request, Event.ROTA_EXHAUSTED, "broker",
+                changes={"reason": "no lender could supply it", "lender": None})
+        return await self.requests.apply(
+            request, Event.SENT_TO_LENDER, "broker",
+            changes={"lender": lenders[position], "rota_position": str(position)},
+            data={"lender": lenders[position], "position": position})
+
+    async def answer(self, request_id: str, staff: Account, answer: object,
+                     reason: object) -> Request:
+        """A lender's staff answer an order in their inbox."""
+        if answer not in ANSWERS:
+            raise ValidationFailed({"answer": "one of " + ", ".join(ANSWERS)})
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+            raise ValidationFailed({"reason": "text of at most 500 characters"})
+        request = await self.requests.get(request_id)
+        if request.lender != staff.library:
+            raise Forbidden("this order is not in your library's inbox")
+        event = ANSWERS[str(answer)]
+        if event is Event.LENDER_UNFILLED:
+            return await self.requests.apply(
+                request, event, f"lender:{staff.library}",
+                changes={"lender": None, "reason": reason or "unfilled"},
+                data={"lender": staff.library, "reason": reason},
+                jobs=[OutboxJob("process_request", request.id)])
+        return await self.requests.apply(request, event, f"lender:{staff.library}",
+                                         data={"reason": reason})

@@ -1,0 +1,264 @@
+"""A patron's request from submission to the lenders' inboxes: the API, the outbox and
+a real rq worker, against a real Redis and harvested MARC files."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis import Redis as SyncRedis
+from rq import Queue
+
+from broker.domain.accounts import Account, AccountStatus, Address, Role
+from broker.jobs.dispatcher import Dispatcher
+from broker.services.consortium_file import load
+from broker.services.harvest import Harvester
+from broker.services.passwords import hash_password
+from broker.settings import Settings
+from broker.store.accounts import AccountStore
+from broker.web import appkeys
+from broker.web.app import create_app
+
+from builders import TWO_FILE_CONSORTIUM, marc_collection, marc_record, write_consortium
+
+CATEGORIES = '\n[[categories]]\ncode = "adult"\nname = "Adult"\n'
+LIBRARY_C = """
+[[libraries]]
+code = "C"
+name = "Library C"
+country = "SI"
+region = "R1"
+timezone = "Europe/Ljubljana"
+[libraries.policy]
+password_min_length = 8
+accepts_patron_requests = true
+lends = ["book"]
+[libraries.catalog]
+connector = "marcfile"
+path = "c.xml"
+[libraries.catalog.holdings]
+tag = "852"
+status = "y"
+status_map = { a = "available", o = "on_loan", r = "reading_room" }
+[libraries.register]
+connector = "file"
+path = "a.csv"
+[libraries.lending]
+connector = "inbox"
+"""
+REGISTER = ("card_number,surname,given_name,birth_date,email,category,fee_paid,"
+            "statement_signed,blocked,expires,fines_due\n"
+            "111,Čuk,Ana,1990-04-01,,adult,true,true,false,2030-01-01,0.00\n"
+            "222,Novak,Mojca,1980-02-02,,adult,false,true,false,2030-01-01,0.00\n")
+BOTH = "9789612415099"       # at B (on loan) and at C (available)
+HOME = "9788611164014"       # at A itself
+FAR = "9780306406157"        # at B only
+READING = "9781861972712"    # reading room only, at B and C
+PASSWORD = "lipa-lipa-7"
+
+
+@pytest.fixture
+def consortium_file(tmp_path: Path) -> Path:
+    text = (TWO_FILE_CONSORTIUM.replace("[[regions]]", CATEGORIES + "[[regions]]", 1)
+            .replace("accepts_patron_requests = false", "accepts_patron_requests = true")
+            + LIBRARY_C)
+    path = write_consortium(tmp_path, text)
+    (tmp_path / "a.csv").write_text(REGISTER, encoding="utf-8")
+    (tmp_path / "a.xml").write_bytes(marc_collection(
+        marc_record("a1", "Alamut", isbn=HOME, holdings=(("A", "a"),))))
+    (tmp_path / "b.xml").write_bytes(marc_collection(
+        marc_record("b1", "Čefurji raus!", isbn=BOTH, holdings=(("B", "o"),)),
+        marc_record("b2", "Far away", isbn=FAR, holdings=(("B", "a"),)),
+        marc_record("b3", "Lighthouse", isbn=READING, holdings=(("B", "r"),))))
+    (tmp_path / "c.xml").write_bytes(marc_collection(
+        marc_record("c1", "Čefurji raus!", isbn=BOTH, holdings=(("C", "a"),)),
+        marc_record("c3", "Lighthouse", isbn=READING, holdings=(("C", "r"),))))
+    return path
+
+
+async def add_patron(store: AccountStore, email: str, card: str, given: str,
+                     surname: str, born: date) -> None:
+    now = datetime.now(UTC)
+    account = Account(id=store.new_id(email), email=email, role=Role.PATRON,
+                      status=AccountStatus.ACTIVE, created_at=now, library="A",
+                      given_name=given, surname=surname, birth_date=born, category="adult",
+                      address=Address("x", "1", "y", "SI"), card_number=card,
+                      consent_at=now, activated_at=now)
+    assert await store.create(account, await hash_password(PASSWORD), expires=None,
+                              token=None, token_ttl=0) is None
+
+
+@pytest.fixture
+async def client(consortium_file: Path, redis_url: str, namespace: str,
+                 redis: Any) -> AsyncIterator[TestClient]:
+    settings = Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
+                        redis_url=redis_url, namespace=namespace)
+    app = create_app(settings)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
+    for library in load(consortium_file).libraries.values():
+        assert (await harvester.harvest(library)).failed is None
+    store = app[appkeys.ACCOUNTS].store
+    await add_patron(store, "ana@example.org", "111", "Ana", "Čuk", date(1990, 4, 1))
+    await add_patron(store, "mojca@example.org", "222", "Mojca", "Novak", date(1980, 2, 2))
+    for code in ("B", "C"):
+        await app[appkeys.ACCOUNTS].add_staff(f"desk@{code.lower()}.example.org", "Desk",
+                                              code, Role.STAFF, code, "stamp-lipa-41")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def work(consortium_file: Path, redis_url: str, namespace: str,
+         monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run what the outbox holds in a real rq worker, as `illbroker worker` would."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("ILLBROKER_NAMESPACE", namespace)
+    monkeypatch.setenv("ILLBROKER_CONSORTIUM", str(consortium_file))
+    sync = SyncRedis.from_url(redis_url)
+    from broker.store.keys import Keys
+
+    dispatcher = Dispatcher(sync, Keys(namespace), Queue(Keys(namespace).queue("default"),
+                                                          connection=sync))
+
+    async def run() -> None:
+        # The outbox into rq, then a real worker process until the queue is empty.
+        while dispatcher.dispatch_once():
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "broker.cli", "worker", "--burst",
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            assert await asyncio.wait_for(worker.wait(), 60) == 0
+
+    yield run
+    sync.close()
+
+
+async def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    response = await client.post("/api/session", json={"email": email, "password": password})
+    assert response.status == 200, await response.text()
+
+
+def loan(isbn: str, **more: Any) -> dict[str, Any]:
+    return {"service": "loan", "item": {"isbn": isbn}, **more}
+
+
+async def test_a_request_goes_to_the_first_lender_then_the_next(client: TestClient,
+                                                                 work: Any) -> None:
+    await login(client, "ana@example.org")
+    response = await client.post("/api/requests", json=loan(BOTH))
+    assert response.status == 201, await response.text()
+    receipt = await response.json()
+    assert receipt["id"].startswith("ILL-") and receipt["state"] == "received"
+    assert receipt["estimate"]["total"] == "0.00"  # C is in A's free-transfer region
+    assert "lender" not in receipt and "rota" not in receipt
+    await work()
+    mine = await (await client.get(f"/api/requests/{receipt['id']}")).json()
+    assert mine["state"] == "looking for a lender"
+
+    await client.delete("/api/session")
+    await login(client, "desk@c.example.org", "stamp-lipa-41")
+    orders = (await (await client.get("/api/inbox")).json())["orders"]
+    assert [o["id"] for o in orders] == [receipt["id"]]
+    assert [e["library"] for e in orders[0]["rota"]["lenders"]] == ["C", "B"]
+    response = await client.post(f"/api/inbox/{receipt['id']}/answer",
+                                 json={"answer": "unfilled", "reason": "damaged"})
+    assert response.status == 200
+    await work()
+    assert (await (await client.get("/api/inbox")).json())["orders"] == []
+
+    await client.delete("/api/session")
+    await login(client, "desk@b.example.org", "stamp-lipa-41")
+    orders = (await (await client.get("/api/inbox")).json())["orders"]
+    assert [o["id"] for o in orders] == [receipt["id"]]
+    assert orders[0]["state"] == "sent" and orders[0]["lender"] == "B"
+
+
+async def test_the_receipt_is_mailed(client: TestClient, work: Any) -> None:
+    await login(client, "ana@example.org")
+    receipt = await (await client.post("/api/requests", json=loan(BOTH))).json()
+    await work()
+    from broker.services.mail import OutboxMailer
+
+    app = client.server.app
+    mails = await OutboxMailer(app[appkeys.REDIS], app[appkeys.KEYS]).latest()
+    assert any(receipt["id"] in m["subject"] and m["to"] == "ana@example.org" for m in mails)
+
+
+async def test_a_retried_submit_returns_the_same_request(client: TestClient) -> None:
+    await login(client, "ana@example.org")
+    headers = {"Idempotency-Key": "form-7f3a"}
+    first = await client.post("/api/requests", json=loan(BOTH), headers=headers)
+    again = await client.post("/api/requests", json=loan(BOTH), headers=headers)
+    assert (first.status, again.status) == (201, 200)
+    assert (await first.json())["id"] == (await again.json())["id"]
+    assert len((await (await client.get("/api/requests")).json())["requests"]) == 1
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    (loan(HOME), "held-locally"),
+    (loan(READING), "reading-room-only"),
+    (loan(FAR, max_cost="1.00"), "over-cost-limit"),
+    (loan("9780141439518"), "no-lender"),
+    ({"service": "loan", "item": {"title": "No such book anywhere"}}, "no-lender"),
+    ({"service": "loan"}, "validation"),
+])
+async def test_refusals_say_why(client: TestClient, body: dict[str, Any],
+                                problem: str) -> None:
+    await login(client, "ana@example.org")
+    response = await client.post("/api/requests", json=body)
+    assert response.status in (409, 422)
+    refused = await response.json()
+    assert refused["type"].endswith("/" + problem), refused
+    assert (await (await client.get("/api/requests")).json())["requests"] == []
+
+
+async def test_held_locally_says_where_to_reserve(client: TestClient) -> None:
+    await login(client, "ana@example.org")
+    body = await (await client.post("/api/requests", json=loan(HOME))).json()
+    assert "reserve it there" in body["detail"] and body["where"] == ["A"]
+
+
+async def test_a_restricted_member_is_refused_with_the_reason(client: TestClient) -> None:
+    await login(client, "mojca@example.org")
+    response = await client.post("/api/requests", json=loan(BOTH))
+    assert response.status == 403
+    body = await response.json()
+    assert body["type"].endswith("/membership-restricted") and "fee" in body["detail"]
+
+
+async def test_a_duplicate_is_refused(client: TestClient) -> None:
+    await login(client, "ana@example.org")
+    assert (await client.post("/api/requests", json=loan(BOTH))).status == 201
+    response = await client.post("/api/requests", json=loan(BOTH))
+    assert (await response.json())["type"].endswith("/duplicate-request")
+
+
+async def test_others_cannot_see_or_cancel_a_request(client: TestClient) -> None:
+    await login(client, "ana@example.org")
+    created = await (await client.post("/api/requests", json=loan(BOTH))).json()
+    await client.delete("/api/session")
+    await login(client, "mojca@example.org")
+    assert (await client.get(f"/api/requests/{created['id']}")).status == 404
+    assert (await client.post(f"/api/requests/{created['id']}/cancel")).status == 404
+    await client.delete("/api/session")
+    await login(client, "desk@b.example.org", "stamp-lipa-41")
+    response = await client.post(f"/api/inbox/{created['id']}/answer",
+                                 json={"answer": "unfilled"})
+    assert response.status in (403, 404)
+
+
+async def test_the_patron_cancels(client: TestClient, work: Any) -> None:
+    await login(client, "ana@example.org")
+    created = await (await client.post("/api/requests", json=loan(BOTH))).json()
+    await work()
+    response = await client.post(f"/api/requests/{created['id']}/cancel")
+    assert response.status == 200 and (await response.json())["state"] == "cancelled"
+    response = await client.post(f"/api/requests/{created['id']}/cancel")
+    assert response.status == 409
