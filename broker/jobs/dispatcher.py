@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue, Retry
@@ -71,5 +72,11 @@ class Dispatcher:
             self.redis.rpush(self.keys.queue("outbox:unknown"), raw)
             return
         # The description is what rq logs: the job's name, never its personal arguments.
-        self.queue.enqueue(function, entry["request_id"], **entry["args"], job_id=entry["id"],
-                           retry=RETRY, description=f"{entry['name']} {entry['request_id']}")
+        options = {"job_id": entry["id"], "retry": RETRY,
+                   "description": f"{entry['name']} {entry['request_id']}"}
+        if "at" in entry:
+            # Timers wait in rq's scheduled registry, which survives restarts with Redis.
+            self.queue.enqueue_at(datetime.fromtimestamp(entry["at"], UTC), function,
+                                  entry["request_id"], **entry["args"], **options)
+        else:
+            self.queue.enqueue(function, entry["request_id"], **entry["args"], **options)

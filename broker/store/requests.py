@@ -76,11 +76,16 @@ class OutboxJob:
     name: str
     request_id: str
     args: Mapping[str, Any] = field(default_factory=dict)
+    # Not before this moment (a deadline timer); None runs it as soon as possible.
+    at: datetime | None = None
 
     def encode(self, version: int, position: int) -> str:
-        return json.dumps({"id": f"{self.request_id}_{version}_{position}", "name": self.name,
-                           "request_id": self.request_id, "args": dict(self.args)},
-                          separators=(",", ":"))
+        entry: dict[str, Any] = {"id": f"{self.request_id}_{version}_{position}",
+                                 "name": self.name,
+                 "request_id": self.request_id, "args": dict(self.args)}
+        if self.at is not None:
+            entry["at"] = self.at.timestamp()
+        return json.dumps(entry, separators=(",", ":"))
 
 
 ANONYMOUS = "anonymised"

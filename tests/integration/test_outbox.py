@@ -92,3 +92,20 @@ def test_periodic_jobs_are_queued_once_per_period(dispatcher: Dispatcher) -> Non
     assert dispatcher.periodic(1_000_001.0) == 0  # another scheduler, same period
     assert dispatcher.queue.count == 1
     assert dispatcher.periodic(1_000_000.0 + 300) == 1
+
+
+async def test_a_timer_waits_in_the_scheduled_registry(store: RequestStore,
+                                                       dispatcher: Dispatcher) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rq.registry import ScheduledJobRegistry
+
+    r = await store.create(a_request(), actor="t")
+    later = datetime.now(UTC) + timedelta(hours=24)
+    await store.apply(r, Event.SUBMITTED, "t", jobs=[OutboxJob("test_touch", r.id,
+                                                               {"note": "late"}, at=later)])
+    assert dispatcher.dispatch_once() == 1
+    assert dispatcher.queue.count == 0
+    registry = ScheduledJobRegistry(queue=dispatcher.queue)
+    [job_id] = registry.get_job_ids()
+    assert abs(registry.get_scheduled_time(job_id).timestamp() - later.timestamp()) < 1
