@@ -81,8 +81,8 @@ class OutboxJob:
 
     def encode(self, version: int, position: int) -> str:
         entry: dict[str, Any] = {"id": f"{self.request_id}_{version}_{position}",
-                                 "name": self.name,
-                 "request_id": self.request_id, "args": dict(self.args)}
+                                 "name": self.name, "request_id": self.request_id,
+                                 "args": dict(self.args)}
         if self.at is not None:
             entry["at"] = self.at.timestamp()
         return json.dumps(entry, separators=(",", ":"))
