@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from broker.domain.accounts import Account, AccountStatus, Address, Role
 from broker.domain.request import ItemDescription, Request, new_request_id
 from broker.domain.states import Service, State
+from broker.services.passwords import hash_password
+from broker.store.accounts import AccountStore
 
 
 def a_request(patron: str = "p1", service: Service = Service.LOAN) -> Request:
@@ -132,3 +135,72 @@ TWO_FILE_CONSORTIUM = VALID_CONSORTIUM.replace(
     '[libraries.catalog]\nconnector = "marcfile"\npath = "b.xml"\n'
     '[libraries.catalog.holdings]\ntag = "852"\nstatus = "y"\n'
     'status_map = { a = "available", o = "on_loan", r = "reading_room" }')
+
+
+# A consortium for request tests: home library A, lenders B and C.
+REQUEST_CATEGORIES = '\n[[categories]]\ncode = "adult"\nname = "Adult"\n'
+LIBRARY_C = """
+[[libraries]]
+code = "C"
+name = "Library C"
+country = "SI"
+region = "R1"
+timezone = "Europe/Ljubljana"
+[libraries.policy]
+password_min_length = 8
+accepts_patron_requests = true
+lends = ["book"]
+[libraries.catalog]
+connector = "marcfile"
+path = "c.xml"
+[libraries.catalog.holdings]
+tag = "852"
+status = "y"
+status_map = { a = "available", o = "on_loan", r = "reading_room" }
+[libraries.register]
+connector = "file"
+path = "a.csv"
+[libraries.lending]
+connector = "inbox"
+"""
+REQUEST_REGISTER = ("card_number,surname,given_name,birth_date,email,category,fee_paid,"
+            "statement_signed,blocked,expires,fines_due\n"
+            "111,Čuk,Ana,1990-04-01,,adult,true,true,false,2030-01-01,0.00\n"
+            "222,Novak,Mojca,1980-02-02,,adult,false,true,false,2030-01-01,0.00\n")
+BOTH = "9789612415099"       # at B (on loan) and at C (available)
+HOME = "9788611164014"       # at A itself
+FAR = "9780306406157"        # at B only
+READING = "9781861972712"    # reading room only, at B and C
+PASSWORD = "lipa-lipa-7"
+
+
+def three_library_consortium(tmp_path: Path) -> Path:
+    """A (home, region R1), B (R2) and C (R1, free transfers with A) with MARC catalogs:
+    BOTH at B (on loan) and C, HOME at A, FAR at B, READING in reading rooms only."""
+    text = (TWO_FILE_CONSORTIUM.replace("[[regions]]", REQUEST_CATEGORIES + "[[regions]]", 1)
+            .replace("accepts_patron_requests = false", "accepts_patron_requests = true")
+            + LIBRARY_C)
+    path = write_consortium(tmp_path, text)
+    (tmp_path / "a.csv").write_text(REQUEST_REGISTER, encoding="utf-8")
+    (tmp_path / "a.xml").write_bytes(marc_collection(
+        marc_record("a1", "Alamut", isbn=HOME, holdings=(("A", "a"),))))
+    (tmp_path / "b.xml").write_bytes(marc_collection(
+        marc_record("b1", "Čefurji raus!", isbn=BOTH, holdings=(("B", "o"),)),
+        marc_record("b2", "Far away", isbn=FAR, holdings=(("B", "a"),)),
+        marc_record("b3", "Lighthouse", isbn=READING, holdings=(("B", "r"),))))
+    (tmp_path / "c.xml").write_bytes(marc_collection(
+        marc_record("c1", "Čefurji raus!", isbn=BOTH, holdings=(("C", "a"),)),
+        marc_record("c3", "Lighthouse", isbn=READING, holdings=(("C", "r"),))))
+    return path
+
+
+async def add_patron(store: AccountStore, email: str, card: str, given: str,
+                     surname: str, born: date) -> None:
+    now = datetime.now(UTC)
+    account = Account(id=store.new_id(email), email=email, role=Role.PATRON,
+                      status=AccountStatus.ACTIVE, created_at=now, library="A",
+                      given_name=given, surname=surname, birth_date=born, category="adult",
+                      address=Address("x", "1", "y", "SI"), card_number=card,
+                      consent_at=now, activated_at=now)
+    assert await store.create(account, await hash_password(PASSWORD), expires=None,
+                              token=None, token_ttl=0) is None

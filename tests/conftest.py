@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from lxml import etree
+from redis.asyncio import Redis
+
+from broker.store.keys import Keys
+from broker.store.requests import RequestStore
 
 import conformance
 
@@ -39,3 +43,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def namespace() -> str:
     """A key prefix of the test's own, so tests share a server but not a keyspace."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis(redis_url: str, namespace: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    # The test's keyspace goes with it, whatever the test left behind.
+    async for key in client.scan_iter(match=f"*{namespace}*", count=1000):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture
+def store(redis: Redis, namespace: str) -> RequestStore:
+    return RequestStore(redis, Keys(namespace))

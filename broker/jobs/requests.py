@@ -1,12 +1,18 @@
-"""The job that moves a request along (borrower check, then the next lender)."""
+"""Jobs that move requests along (borrower check, then the next lender), and the
+sweeper that picks up requests a dead worker left half-way."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import aiohttp
 from redis.asyncio import Redis
 
+from broker.domain.states import State
 from broker.services.borrower import BorrowerChecks
 from broker.services.consortium_file import load
 from broker.services.registers import registers
@@ -15,25 +21,67 @@ from broker.settings import Settings
 from broker.store.accounts import AccountStore
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
+from connectors.errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+# A request untouched this long in a state the broker itself moves on is stalled: the
+# worker that had it died (kill -9, power loss) before its rq retry could run.
+STALLED_AFTER = timedelta(minutes=2)
+MOVED_BY_BROKER = (State.NEW, State.VALIDATING, State.ROUTING)
+T = TypeVar("T")
 
 
-def process_request(request_id: str) -> str:
-    """Returns the state the request reached; raises (and is retried) while the home
-    register does not answer, with the request waiting in its state."""
+def _with_router(work: Callable[[Router], Awaitable[T]]) -> T:
     settings = Settings.from_env()
 
-    async def run() -> str:
+    async def run() -> T:
         redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
         keys = Keys(settings.namespace)
         consortium = load(settings.consortium_path)
         try:
             async with aiohttp.ClientSession() as session:
-                router = Router(RequestStore(redis, keys), AccountStore(redis, keys),
-                                BorrowerChecks(redis, keys, consortium,
-                                               registers(consortium, session)))
-                request = await router.advance(request_id)
+                return await work(Router(RequestStore(redis, keys), AccountStore(redis, keys),
+                                         BorrowerChecks(redis, keys, consortium,
+                                                        registers(consortium, session))))
         finally:
             await redis.aclose()
-        return request.state.value
 
     return asyncio.run(run())
+
+
+def process_request(request_id: str) -> str:
+    """Returns the state the request reached; raises (and is retried) while the home
+    register does not answer, with the request waiting in its state."""
+
+    async def advance(router: Router) -> str:
+        return (await router.advance(request_id)).state.value
+
+    return _with_router(advance)
+
+
+def resume_stalled(subject_id: str, stalled_seconds: float | None = None) -> int:
+    """Advance every request stalled in a state the broker moves on; returns how many.
+    Transitions are versioned, so a request another worker is moving is not moved twice."""
+    stalled = STALLED_AFTER if stalled_seconds is None else timedelta(seconds=stalled_seconds)
+
+    async def sweep(router: Router) -> int:
+        store = router.requests
+        cutoff = datetime.now(UTC) - stalled
+        resumed = 0
+        for state in MOVED_BY_BROKER:
+            for request_id in await store.ids_in_state(state):
+                request = await store.get(request_id)
+                if request.updated_at > cutoff:
+                    continue
+                try:
+                    await router.advance(request_id)
+                    resumed += 1
+                except ConnectorError:
+                    continue  # the register still does not answer: next sweep
+        return resumed
+
+    resumed = _with_router(sweep)
+    if resumed:
+        log.info("resumed %d stalled requests", resumed)
+    return resumed

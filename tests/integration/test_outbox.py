@@ -11,7 +11,7 @@ from rq import Queue, SimpleWorker, get_current_job
 
 from broker.domain.states import Event
 from broker.jobs.dispatcher import Dispatcher
-from broker.jobs.registry import JOBS
+from broker.jobs.registry import JOBS, PERIODIC
 from broker.store.keys import Keys, shard_of
 from broker.store.requests import OutboxJob, RequestStore
 
@@ -88,10 +88,11 @@ async def test_an_entry_naming_no_job_is_parked_not_lost(store: RequestStore,
 
 
 def test_periodic_jobs_are_queued_once_per_period(dispatcher: Dispatcher) -> None:
-    assert dispatcher.periodic(1_000_000.0) == 1
-    assert dispatcher.periodic(1_000_001.0) == 0  # another scheduler, same period
-    assert dispatcher.queue.count == 1
-    assert dispatcher.periodic(1_000_000.0 + 300) == 1
+    # At 1,000,200 s both periods (300 s purge, 60 s sweep) start; 60 s later only one.
+    assert dispatcher.periodic(1_000_200.0) == len(PERIODIC) == 2
+    assert dispatcher.periodic(1_000_201.0) == 0  # another scheduler, same periods
+    assert dispatcher.queue.count == 2
+    assert dispatcher.periodic(1_000_260.0) == 1
 
 
 async def test_a_timer_waits_in_the_scheduled_registry(store: RequestStore,
