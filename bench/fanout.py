@@ -37,7 +37,9 @@ from broker.store.embedded import EmbeddedValkey
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# The project before tests/: tests/connectors must not shadow the connectors package.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 from zebra_server import FIXTURES, ZebraServer
 
 RECORDS = FIXTURES / "marc" / "catalog.xml"

@@ -31,6 +31,7 @@ from broker.web import (
     health,
     libraries,
     metrics,
+    openurl,
     pages,
     problems,
     requests,
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
     search.setup(app)
     accounts.setup(app)
     requests.setup(app)
+    openurl.setup(app)
     docs.setup(app)
     pages.setup(app)
     return app
