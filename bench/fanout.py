@@ -40,7 +40,7 @@ from broker.store.keys import Keys
 # The project before tests/: tests/connectors must not shadow the connectors package.
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
-from zebra_server import FIXTURES, ZebraServer
+from zebra_server import FIXTURES, ZebraServer  # noqa: E402
 
 RECORDS = FIXTURES / "marc" / "catalog.xml"
 QUERY = SearchQuery(text="lighthouse")
