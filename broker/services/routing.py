@@ -4,13 +4,16 @@ of the rota in turn, and lenders' answers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from broker.domain.accounts import Account
 from broker.domain.errors import Forbidden, NotFound, ValidationFailed, VersionConflict
 from broker.domain.register import Outcome
 from broker.domain.request import Request
 from broker.domain.states import Event, State
+from broker.domain.workdays import answer_deadline
 from broker.services.borrower import BorrowerChecks
 from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob, RequestStore
@@ -21,11 +24,16 @@ MAX_STEPS = 12
 ANSWERS = {"unfilled": Event.LENDER_UNFILLED, "will_supply": Event.LENDER_WILL_SUPPLY}
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Router:
     requests: RequestStore
     accounts: AccountStore
     borrowers: BorrowerChecks
+    clock: Callable[[], datetime] = _now
 
     async def advance(self, request_id: str) -> Request:
         """Take the request as far as it goes without an outside answer. Safe to run
@@ -83,10 +91,21 @@ class Router:
             return await self.requests.apply(
                 request, Event.ROTA_EXHAUSTED, "broker",
                 changes={"reason": "no lender could supply it", "lender": None})
+        lender = self.borrowers.consortium.library(lenders[position])
+        sent_at = self.clock()
+        answer_by = answer_deadline(sent_at, lender.policy.answer_hours, lender.country,
+                                    lender.timezone)
+        # The timer carries the version this transition creates: if anything happens
+        # to the request before it fires (an answer, a cancel), it finds another
+        # version and does nothing.
+        timer = OutboxJob("answer_overdue", request.id, {"version": request.version + 1},
+                          at=answer_by)
         return await self.requests.apply(
             request, Event.SENT_TO_LENDER, "broker",
-            changes={"lender": lenders[position], "rota_position": str(position)},
-            data={"lender": lenders[position], "position": position})
+            changes={"lender": lender.code, "rota_position": str(position)},
+            data={"lender": lender.code, "position": position,
+                  "answer_by": answer_by.isoformat()},
+            jobs=[timer], at=sent_at)
 
     async def answer(self, request_id: str, staff: Account, answer: object,
                      reason: object) -> Request:
