@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from jsonschema import Draft202012Validator
 
 from broker.domain.consortium import (
@@ -37,6 +38,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "consortium.sche
 MAX_BYTES = 4 * 1024 * 1024
 
 Problems = list[tuple[str, str]]
+_HOLIDAY_COUNTRIES = frozenset(holidays.list_supported_countries())
 
 
 @cache
@@ -90,6 +92,9 @@ def _reference_problems(data: Mapping[str, Any], base: Path) -> Problems:
         elif region["country"] != lib["country"]:
             problems.append((f"{at}.country", f'"{lib["country"]}" is not the country of region'
                                               f' "{lib["region"]}" ({region["country"]})'))
+        if lib["country"] not in _HOLIDAY_COUNTRIES:
+            problems.append((f"{at}.country", f'no public-holiday calendar for "{lib["country"]}"'
+                                              " (answer times are counted in working days)"))
         try:
             ZoneInfo(lib["timezone"])
         except (ZoneInfoNotFoundError, ValueError):

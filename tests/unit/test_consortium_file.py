@@ -111,3 +111,10 @@ def test_missing_file_folder_and_oversized_file(tmp_path: Path) -> None:
 def test_place_formats_paths() -> None:
     assert place(["libraries", 3, "region"]) == "libraries[3].region"
     assert place([]) == ""
+
+
+def test_a_country_without_a_holiday_calendar_is_refused(tmp_path: Path) -> None:
+    # Answer times are counted in working days, which need the country's holidays.
+    text = VALID.replace('country = "LV"', 'country = "XQ"')
+    assert 'libraries[1].country: no public-holiday calendar for "XQ" (answer times are ' \
+           'counted in working days)' in problems(tmp_path, text)
