@@ -7,6 +7,7 @@ from typing import Any
 
 from broker.jobs.accounts import purge_unconfirmed
 from broker.jobs.deadlines import answer_overdue
+from broker.jobs.fees import record_fee
 from broker.jobs.mail import send_mail
 from broker.jobs.requests import process_request, resume_stalled
 
@@ -16,6 +17,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "process_request": process_request,
     "answer_overdue": answer_overdue,
     "resume_stalled": resume_stalled,
+    "record_fee": record_fee,
 }
 
 # Housekeeping the scheduler queues by itself: job name -> every so many seconds.

@@ -124,5 +124,17 @@ class Router:
                 changes={"lender": None, "reason": reason or "unfilled"},
                 data={"lender": staff.library, "reason": reason},
                 jobs=[OutboxJob("process_request", request.id)])
-        return await self.requests.apply(request, event, f"lender:{staff.library}",
-                                         data={"reason": reason})
+        # The lender supplies: the fee this pair of libraries settles is the estimate
+        # for this lender (the request's stored one is for the first of the rota).
+        fee = self._fee_for(request, staff.library or "")
+        return await self.requests.apply(
+            request, event, f"lender:{staff.library}", data={"reason": reason, "fee": fee},
+            jobs=[OutboxJob("record_fee", request.id, {"borrower": request.home_library,
+                                                         "lender": staff.library,
+                                                         "amount": fee})])
+
+    @staticmethod
+    def _fee_for(request: Request, lender: str) -> str:
+        lenders = json.loads(request.rota or "{}").get("lenders", [])
+        found = next((e.get("estimate") for e in lenders if e["library"] == lender), None)
+        return str(found or "0.00")

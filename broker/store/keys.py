@@ -92,6 +92,13 @@ class Keys:
     def rate_limit(self, kind: str, who: str) -> str:
         return f"{self.namespace}:ratelimit:{kind}:{who}"
 
+    def ledger(self) -> str:
+        return f"{{{self.namespace}:ledger}}"
+
+    def ledger_charged(self, request_id: str) -> str:
+        # Same hash tag as the ledger, so the once-only check and the sum are one script.
+        return f"{{{self.namespace}:ledger}}:charged:{request_id}"
+
     def mail_outbox(self) -> str:
         """Mails the demo keeps instead of sending them (no SMTP server configured)."""
         return f"{self.namespace}:mail:outbox"

@@ -27,6 +27,7 @@ from broker.store.requests import RequestStore
 from broker.web import (
     accounts,
     appkeys,
+    coordinator,
     docs,
     health,
     libraries,
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> web.Application:
     accounts.setup(app)
     requests.setup(app)
     openurl.setup(app)
+    coordinator.setup(app)
     docs.setup(app)
     pages.setup(app)
     return app

@@ -199,3 +199,28 @@ async def test_the_patron_cancels(client: TestClient, work: Any) -> None:
     assert response.status == 200 and (await response.json())["state"] == "cancelled"
     response = await client.post(f"/api/requests/{created['id']}/cancel")
     assert response.status == 409
+
+
+async def test_a_lender_that_supplies_is_owed_its_fee(client: TestClient, work: Any) -> None:
+    await login(client, "ana@example.org")
+    created = await (await client.post("/api/requests", json=loan(BOTH))).json()
+    await work()
+    await client.delete("/api/session")
+    await login(client, "desk@c.example.org", "stamp-lipa-41")
+    await client.post(f"/api/inbox/{created['id']}/answer", json={"answer": "unfilled"})
+    await work()
+    await client.delete("/api/session")
+    await login(client, "desk@b.example.org", "stamp-lipa-41")
+    response = await client.post(f"/api/inbox/{created['id']}/answer",
+                                 json={"answer": "will_supply"})
+    assert (await response.json())["state"] == "will_supply"
+    await work()
+    await client.delete("/api/session")
+    assert (await client.get("/api/ledger")).status == 401
+    await client.server.app[appkeys.ACCOUNTS].add_staff(
+        "coordinator@example.org", "Co", "Ordinator", Role.COORDINATOR, None, "watch-it-all-1")
+    await login(client, "coordinator@example.org", "watch-it-all-1")
+    ledger = await (await client.get("/api/ledger")).json()
+    # B is in another region: the per-item ILL fee (this schedule has no postage).
+    assert ledger["pairs"] == [{"borrower": "A", "lender": "B", "amount": "7.00"}]
+    assert ledger["net"] == {"A": "-7.00", "B": "7.00"}

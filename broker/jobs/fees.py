@@ -1,0 +1,26 @@
+"""The job that records what a borrowing library owes a lending one."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from redis.asyncio import Redis
+
+from broker.settings import Settings
+from broker.store.keys import Keys
+from broker.store.ledger import Ledger
+
+
+def record_fee(request_id: str, borrower: str, lender: str, amount: str) -> bool:
+    settings = Settings.from_env()
+
+    async def record() -> bool:
+        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
+        try:
+            return await Ledger(redis, Keys(settings.namespace)).record(
+                request_id, borrower, lender, Decimal(amount))
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(record())
