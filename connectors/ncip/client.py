@@ -14,6 +14,7 @@ import aiohttp
 
 from broker.domain.register import RegisterEntry
 from connectors.errors import RegisterUnavailable
+from connectors.http import read_limited
 from connectors.ncip.errors import NcipBadResponse
 from connectors.ncip.messages import (
     ELEMENT_TYPES,
@@ -94,7 +95,8 @@ class NcipRegister:
                 ) as response,
             ):
                 status = response.status
-                body = await self._read_limited(response)
+                body = await read_limited(response, self.max_bytes, peer=self.library,
+                                           error=NcipBadResponse)
         except TimeoutError as exc:
             raise RegisterUnavailable(
                 f"no answer within {self.timeout:g} s", peer=self.library
@@ -110,21 +112,6 @@ class NcipRegister:
             # anything else with one (a proxy's 502 page, a 500) is not.
             raise RegisterUnavailable(f"HTTP {status} from {self.url}", peer=self.library)
         return body
-
-    async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
-        if response.content_length is not None and response.content_length > self.max_bytes:
-            raise NcipBadResponse(
-                f"response of {response.content_length} bytes is over {self.max_bytes}",
-                peer=self.library,
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise NcipBadResponse(f"response over {self.max_bytes} bytes", peer=self.library)
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def _looks_like_ncip(body: bytes) -> bool:

@@ -17,6 +17,7 @@ import aiohttp
 from broker.domain.consortium import HoldingsMapping
 from broker.domain.holdings import BibRecord
 from connectors.errors import BadResponse, CatalogUnavailable
+from connectors.http import read_limited
 from connectors.marc.records import RecordError
 from connectors.sru.diagnostics import Diagnostic
 from connectors.sru.response import SruPage, parse_search_response
@@ -145,7 +146,7 @@ class SruClient:
                     allow_redirects=True,
                 ) as response,
             ):
-                body = await self._read_limited(response)
+                body = await read_limited(response, self.max_bytes, peer=self.library)
                 status = response.status
         except TimeoutError as exc:
             raise CatalogUnavailable(
@@ -162,21 +163,6 @@ class SruClient:
             cls = CatalogUnavailable if status >= 500 or status == 429 else BadResponse
             raise cls(f"HTTP {status} from {self.base_url}", peer=self.library)
         return body
-
-    async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
-        if response.content_length is not None and response.content_length > self.max_bytes:
-            raise BadResponse(
-                f"response of {response.content_length} bytes is over {self.max_bytes}",
-                peer=self.library,
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise BadResponse(f"response over {self.max_bytes} bytes", peer=self.library)
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def _looks_like_sru(body: bytes) -> bool:
