@@ -4,6 +4,7 @@ on, in one step."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -15,10 +16,12 @@ from redis.asyncio import Redis
 from broker.domain.accounts import Account
 from broker.domain.consortium import Consortium
 from broker.domain.errors import (
+    Conflict,
     DuplicateRequest,
     HeldLocally,
     NoLender,
     NotAcceptingRequests,
+    NotFound,
     OverCostLimit,
     ReadingRoomOnly,
     TooManyOpenRequests,
@@ -37,6 +40,10 @@ from broker.store.keys import Keys
 from broker.store.requests import OutboxJob, RequestStore
 
 IDEMPOTENCY_SECONDS = 24 * 3600
+# A retry that arrives while the first submit is still being accepted (a double click)
+# waits this long, in steps, for the first one's request instead of making a second.
+IDEMPOTENCY_WAIT_STEPS = 200
+IDEMPOTENCY_WAIT_STEP = 0.05
 
 
 def _now() -> datetime:
@@ -70,6 +77,22 @@ def _query(checked: RequestInput) -> SearchQuery:
     return SearchQuery(title=item.title, author=item.author)
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A request as it would be sent now: the input as checked, the title the
+    catalogs found for it, its lending string, and the first lender's fee."""
+
+    checked: RequestInput
+    hit: TitleHit
+    rota: Rota
+    estimate: Estimate
+
+    @property
+    def lender(self) -> str:
+        """The first library of the rota, the one whose fee ``estimate`` is."""
+        return self.rota.entries[0].library
+
+
 @dataclass
 class Intake:
     requests: RequestStore
@@ -84,16 +107,15 @@ class Intake:
     async def submit(self, account: Account, raw: Mapping[str, Any],
                      idempotency_key: str | None = None) -> tuple[Request, bool]:
         """The stored request and whether it is new (False: a retried submit)."""
-        home = self.consortium.libraries[account.library or ""]
-        if not home.policy.accepts_patron_requests:
-            raise NotAcceptingRequests(f"{home.name} does not take interlibrary loan "
-                                       "requests from patrons; ask at the desk")
-        checked = check_request_input(raw, home)
+        checked = self._checked(account, raw)
         request_id = new_request_id()
         if idempotency_key:
             key = self.keys.idempotency(account.id, idempotency_key)
-            if not await self.redis.set(key, request_id, nx=True, ex=IDEMPOTENCY_SECONDS):
-                return await self.requests.get(text(await self.redis.get(key))), False
+            while not await self.redis.set(key, request_id, nx=True, ex=IDEMPOTENCY_SECONDS):
+                earlier = await self._earlier(key)
+                if earlier is not None:
+                    return earlier, False
+                # The first submit was refused and gave the key up: this one tries.
             try:
                 return await self._accept(account, checked, request_id), True
             except BaseException:
@@ -101,8 +123,34 @@ class Intake:
                 raise
         return await self._accept(account, checked, request_id), True
 
-    async def _accept(self, account: Account, checked: RequestInput,
-                      request_id: str) -> Request:
+    async def preview(self, account: Account, raw: Mapping[str, Any]) -> Preview:
+        """Every check and refusal ``submit`` makes, and the fee it would show, without
+        storing anything: what the patron sees before they send."""
+        return await self._plan(account, self._checked(account, raw))
+
+    def _checked(self, account: Account, raw: Mapping[str, Any]) -> RequestInput:
+        home = self.consortium.libraries[account.library or ""]
+        if not home.policy.accepts_patron_requests:
+            raise NotAcceptingRequests(f"{home.name} does not take interlibrary loan "
+                                       "requests from patrons; ask at the desk")
+        return check_request_input(raw, home)
+
+    async def _earlier(self, key: str) -> Request | None:
+        """The request an earlier submit with the same key made; None when that submit
+        was refused. The key is claimed before the request is stored, so a retry that
+        comes in between waits for it."""
+        for _step in range(IDEMPOTENCY_WAIT_STEPS):
+            request_id = await self.redis.get(key)
+            if request_id is None:
+                return None
+            try:
+                return await self.requests.get(text(request_id))
+            except NotFound:
+                await asyncio.sleep(IDEMPOTENCY_WAIT_STEP)
+        raise Conflict("the same request is being sent just now; look at your requests "
+                       "in a moment")
+
+    async def _plan(self, account: Account, checked: RequestInput) -> Preview:
         home = self.consortium.libraries[account.library or ""]
         await self._check_open_requests(account, checked, home.policy.max_open_requests)
         eligibility = await self.borrowers.check(account)
@@ -123,31 +171,35 @@ class Intake:
         rota = self._rota(home.code, checked, hit)
         if not rota.entries:
             self._refuse(rota)
-        first = rota.entries[0].library
+        fee = estimate(self.consortium, borrower=home.code, lender=rota.entries[0].library,
+                       service=checked.service, pages=checked.pages,
+                       copy_format=checked.copy_format)
+        return Preview(checked, hit, rota, fee)
+
+    async def _accept(self, account: Account, checked: RequestInput,
+                      request_id: str) -> Request:
+        home = self.consortium.libraries[account.library or ""]
+        plan = await self._plan(account, checked)
         now = self.clock()
-        estimate_first = estimate(self.consortium, borrower=home.code, lender=first,
-                                  service=checked.service, pages=checked.pages,
-                                  copy_format=checked.copy_format)
         item = checked.item if checked.item.title else \
-            type(checked.item)(**{**asdict(checked.item), "title": hit.record.title})
+            type(checked.item)(**{**asdict(checked.item), "title": plan.hit.record.title})
         request = Request(
             id=request_id, service=checked.service, state=State.NEW, version=0,
             patron_id=account.id, home_library=home.code,
             pickup_location=checked.pickup_location, item=item, created_at=now,
             updated_at=now, citation=checked.citation, max_cost=checked.max_cost,
-            note=checked.note, rota=rota_json(rota), estimate=estimate_json(estimate_first),
+            note=checked.note, rota=rota_json(plan.rota), estimate=estimate_json(plan.estimate),
             copy_format=checked.copy_format)
         receipt = OutboxJob("send_mail", account.id, {
             "to": account.email, "subject": f"Your interlibrary loan request {request_id}",
-            "body": receipt_text(request, home.name, estimate_first)})
+            "body": receipt_text(request, home.name, plan.estimate)})
         return await self.requests.create(request, actor=f"patron:{account.id}",
                                           jobs=[OutboxJob("process_request", request_id),
                                                 receipt])
 
     async def _check_open_requests(self, account: Account, checked: RequestInput,
                                    limit: int) -> None:
-        mine = [await self.requests.get(rid)
-                for rid in await self.requests.ids_for_patron(account.id)]
+        mine = await self.requests.get_many(await self.requests.ids_for_patron(account.id))
         open_ones = [r for r in mine if not r.state.terminal]
         if len(open_ones) >= limit:
             raise TooManyOpenRequests(f"you have {len(open_ones)} open requests, your "

@@ -147,8 +147,8 @@ async def page_state(request: web.Request, handler: Handler) -> web.StreamRespon
     return response
 
 
-def _render(request: web.Request, template: str, context: Mapping[str, Any],
-            status: int = 200, *, private: bool = False) -> web.Response:
+def render(request: web.Request, template: str, context: Mapping[str, Any],
+           status: int = 200, *, private: bool = False) -> web.Response:
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     if private:
         # Personal data and live tokens stay out of shared and back-button caches.
@@ -156,18 +156,18 @@ def _render(request: web.Request, template: str, context: Mapping[str, Any],
     return response
 
 
-def _message(request: web.Request, title: str, lines: list[str], status: int = 200,
-             links: list[tuple[str, str]] | None = None) -> web.Response:
-    return _render(request, "message.html",
-                   {"title": title, "lines": lines, "links": links or []}, status)
+def message(request: web.Request, title: str, lines: list[str], status: int = 200,
+            links: list[tuple[str, str]] | None = None) -> web.Response:
+    return render(request, "message.html",
+                  {"title": title, "lines": lines, "links": links or []}, status)
 
 
-def _redirect(location: str) -> web.Response:
+def redirect(location: str) -> web.Response:
     # A 303 makes the browser follow with GET: reloading the next page re-posts nothing.
     return web.Response(status=303, headers={"Location": location})
 
 
-def _field(form: Mapping[str, Any], name: str) -> str:
+def form_text(form: Mapping[str, Any], name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
@@ -178,11 +178,11 @@ def csrf_checked(view: FormView) -> Handler:
     @functools.wraps(view)
     async def handler(request: web.Request) -> web.StreamResponse:
         form = await request.post()
-        sent = _field(form, CSRF_FIELD)
+        sent = form_text(form, CSRF_FIELD)
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not (_CSRF_SHAPE.fullmatch(sent) and _CSRF_SHAPE.fullmatch(cookie)
                 and secrets.compare_digest(sent, cookie)):
-            return _message(request, "The form has expired", [
+            return message(request, "The form has expired", [
                 "For your safety the broker only accepts forms it has just shown you "
                 "in this browser, and this one did not match (cookies may be off, or "
                 "the page was open too long).",
@@ -203,7 +203,7 @@ def _registration_page(request: web.Request, values: Mapping[str, str],
     regions: dict[str, list[Library]] = {}
     for library in sorted(consortium.libraries.values(), key=lambda lib: lib.name):
         regions.setdefault(consortium.regions[library.region].name, []).append(library)
-    return _render(request, "register.html", {
+    return render(request, "register.html", {
         "values": values, "errors": errors, "labels": REGISTRATION_LABELS,
         "regions": sorted(regions.items()),
         "categories": sorted(consortium.categories.values(), key=lambda c: c.name),
@@ -230,11 +230,11 @@ async def register_form(request: web.Request) -> web.Response:
 
 @csrf_checked
 async def register(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    values = {name: _field(form, name) for name in (*_KEPT, "consent")}
+    values = {name: form_text(form, name) for name in (*_KEPT, "consent")}
     raw: dict[str, Any] = {name: values[name] for name in _KEPT
                            if name not in _ADDRESS_PARTS}
     raw |= {"address": {part: values[part] for part in _ADDRESS_PARTS},
-            "password": _field(form, "password"), "consent": values["consent"] == "yes"}
+            "password": form_text(form, "password"), "consent": values["consent"] == "yes"}
     try:
         account = await request.app[appkeys.ACCOUNTS].register(raw)
     except ValidationFailed as exc:
@@ -247,7 +247,7 @@ async def register(request: web.Request, form: MultiDictProxy[Any]) -> web.Strea
              "that is not activated in time is deleted, and you can register again."]
     links = [("/outbox", "Read the mail in the demo's outbox")] \
         if request[_STATE].demo else []
-    return _message(request, "Check your e-mail", lines, links=links)
+    return message(request, "Check your e-mail", lines, links=links)
 
 
 # -- activation ------------------------------------------------------------------
@@ -264,22 +264,22 @@ def _password_hint(request: web.Request) -> str:
 
 def _activation_page(request: web.Request, token: str, error: str | None = None,
                      status: int = 200) -> web.Response:
-    return _render(request, "activate.html", {"token": token, "error": error,
-                                              "hint": _password_hint(request)},
-                   status, private=True)
+    return render(request, "activate.html", {"token": token, "error": error,
+                                             "hint": _password_hint(request)},
+                  status, private=True)
 
 
 def _reset_page(request: web.Request, token: str, error: str | None = None,
                 status: int = 200) -> web.Response:
-    return _render(request, "reset_confirm.html", {"token": token, "error": error,
-                                                   "hint": _password_hint(request)},
-                   status, private=True)
+    return render(request, "reset_confirm.html", {"token": token, "error": error,
+                                                  "hint": _password_hint(request)},
+                  status, private=True)
 
 
 def _invalid_link(request: web.Request, exc: InvalidToken, again: tuple[str, str]) \
         -> web.Response:
-    return _message(request, "This link does not work", [exc.detail], status=400,
-                    links=[again])
+    return message(request, "This link does not work", [exc.detail], status=400,
+                   links=[again])
 
 
 async def activate_form(request: web.Request) -> web.Response:
@@ -287,7 +287,7 @@ async def activate_form(request: web.Request) -> web.Response:
     # own, and must not use up the single-use token.
     token = request.query.get("token", "")
     if not token:
-        return _message(request, "This link does not work", [
+        return message(request, "This link does not work", [
             "The address has no activation token. Open the link from the e-mail we "
             "sent you, in full."], status=400, links=[("/register", "Register")])
     return _activation_page(request, token)
@@ -295,17 +295,17 @@ async def activate_form(request: web.Request) -> web.Response:
 
 @csrf_checked
 async def activate(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    token = _field(form, "token")
+    token = form_text(form, "token")
     try:
-        await request.app[appkeys.ACCOUNTS].activate(token, _field(form, "password") or None)
+        await request.app[appkeys.ACCOUNTS].activate(token, form_text(form, "password") or None)
     except InvalidToken as exc:
         return _invalid_link(request, exc, ("/register", "Register again"))
     except ValidationFailed as exc:
         return _activation_page(request, token, exc.problems.get("password", exc.detail),
                                 422)
-    return _message(request, "Your account is active",
-                    ["You can now log in with your e-mail address and password."],
-                    links=[("/login", "Log in")])
+    return message(request, "Your account is active",
+                   ["You can now log in with your e-mail address and password."],
+                   links=[("/login", "Log in")])
 
 
 # -- login and logout ------------------------------------------------------------
@@ -313,27 +313,27 @@ async def activate(request: web.Request, form: MultiDictProxy[Any]) -> web.Strea
 
 def _login_page(request: web.Request, email: str = "", errors: Mapping[str, str] | None
                 = None, status: int = 200) -> web.Response:
-    return _render(request, "login.html", {"email": email, "errors": errors or {}}, status)
+    return render(request, "login.html", {"email": email, "errors": errors or {}}, status)
 
 
 async def login_form(request: web.Request) -> web.Response:
     if request[_STATE].account is not None:
-        return _redirect("/account")
+        return redirect("/account")
     return _login_page(request)
 
 
 @csrf_checked
 async def login(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    email = _field(form, "email")
+    email = form_text(form, "email")
     try:
         account = await request.app[appkeys.ACCOUNTS].login(
-            email, _field(form, "password"), request.remote or "unknown")
+            email, form_text(form, "password"), request.remote or "unknown")
     except ValidationFailed as exc:
         return _login_page(request, email, dict(exc.problems), 422)
     except (Unauthenticated, RateLimited) as exc:
         return _login_page(request, email, {"form": exc.detail}, exc.status)
     token, _api_csrf = await request.app[appkeys.SESSIONS].start(account)
-    response = _redirect("/account")
+    response = redirect("/account")
     set_session_cookie(response, token, request.app[appkeys.SETTINGS].secure_cookies)
     _set_csrf_cookie(request, response, _new_csrf())
     return response
@@ -349,7 +349,7 @@ async def _end_session(request: web.Request, response: web.StreamResponse) -> No
 
 @csrf_checked
 async def logout(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    response = _redirect("/")
+    response = redirect("/")
     await _end_session(request, response)
     return response
 
@@ -362,7 +362,7 @@ def _account_page(request: web.Request, account: Account, error: str | None = No
     consortium = request.app[appkeys.CONSORTIUM]
     library = consortium.libraries.get(account.library or "")
     category = consortium.categories.get(account.category or "")
-    return _render(request, "account.html", {
+    return render(request, "account.html", {
         "me": account, "library": library.name if library else account.library,
         "category": category.name if category else account.category,
         "can_delete": account.role is Role.PATRON, "error": error,
@@ -372,7 +372,7 @@ def _account_page(request: web.Request, account: Account, error: str | None = No
 async def account_page(request: web.Request) -> web.Response:
     account = request[_STATE].account
     if account is None:
-        return _redirect("/login")
+        return redirect("/login")
     return _account_page(request, account)
 
 
@@ -381,11 +381,11 @@ async def delete_account(request: web.Request,
                          form: MultiDictProxy[Any]) -> web.StreamResponse:
     account = request[_STATE].account
     if account is None:
-        return _redirect("/login")
+        return redirect("/login")
     if account.role is not Role.PATRON:
         return _account_page(request, account, "Staff and coordinator accounts are "
                              "removed by an administrator.", 403)
-    if _field(form, "confirm") != "yes":
+    if form_text(form, "confirm") != "yes":
         return _account_page(request, account, "Tick the box to confirm that you want "
                              "to delete your account.", 422, unconfirmed=True)
     try:
@@ -393,7 +393,7 @@ async def delete_account(request: web.Request,
     except Conflict as exc:
         return _account_page(request, account, exc.detail, exc.status)
     request[_STATE].account = None  # the layout must not greet the deleted account
-    response = _message(request, "Your account is deleted", [
+    response = message(request, "Your account is deleted", [
         "Your personal data is gone. Finished requests stay in the libraries' "
         "statistics without your name."], links=[("/", "Back to the start page")])
     await _end_session(request, response)
@@ -407,19 +407,19 @@ async def reset_form(request: web.Request) -> web.Response:
     token = request.query.get("token", "")
     if token:
         return _reset_page(request, token)
-    return _render(request, "reset_request.html", {"email": "", "error": None})
+    return render(request, "reset_request.html", {"email": "", "error": None})
 
 
 @csrf_checked
 async def request_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    email = _field(form, "email")
+    email = form_text(form, "email")
     try:
         await request.app[appkeys.ACCOUNTS].request_reset(email)
     except ValidationFailed as exc:
-        return _render(request, "reset_request.html",
-                       {"email": email, "error": exc.problems.get("email", exc.detail)}, 422)
+        return render(request, "reset_request.html",
+                      {"email": email, "error": exc.problems.get("email", exc.detail)}, 422)
     # The same answer whether the address has an account: the page must not tell.
-    return _message(request, "Check your e-mail", [
+    return message(request, "Check your e-mail", [
         "If an account has this address, a link to choose a new password is on its way. "
         "It works once, for one hour."],
         links=[("/outbox", "Read the mail in the demo's outbox")]
@@ -428,15 +428,15 @@ async def request_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.
 
 @csrf_checked
 async def confirm_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    token = _field(form, "token")
+    token = form_text(form, "token")
     try:
-        await request.app[appkeys.ACCOUNTS].reset(token, _field(form, "password"))
+        await request.app[appkeys.ACCOUNTS].reset(token, form_text(form, "password"))
     except InvalidToken as exc:
         return _invalid_link(request, exc, ("/reset", "Ask for a new link"))
     except ValidationFailed as exc:
         return _reset_page(request, token, exc.problems.get("password", exc.detail), 422)
-    return _message(request, "Your password is changed",
-                    ["Log in with your new password."], links=[("/login", "Log in")])
+    return message(request, "Your password is changed",
+                   ["Log in with your new password."], links=[("/login", "Log in")])
 
 
 # -- the demo's outbox -----------------------------------------------------------
@@ -451,11 +451,11 @@ def _with_links(body: str) -> list[tuple[str, bool]]:
 async def outbox(request: web.Request) -> web.Response:
     # Only where no mail server is configured: the outbox holds everybody's links.
     if not request[_STATE].demo:
-        return _message(request, "Not found", ["There is no such page."], status=404,
-                        links=[("/", "Back to the start page")])
+        return message(request, "Not found", ["There is no such page."], status=404,
+                       links=[("/", "Back to the start page")])
     app = request.app
     mails = await OutboxMailer(app[appkeys.REDIS], app[appkeys.KEYS]).latest(OUTBOX_LIMIT)
-    return _render(request, "outbox.html", {
+    return render(request, "outbox.html", {
         "mails": [{**mail, "pieces": _with_links(mail.get("body", ""))} for mail in mails],
     }, private=True)
 

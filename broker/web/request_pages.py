@@ -1,0 +1,613 @@
+"""The pages for asking for a loan or a copy, following one's requests, and the
+library staff's inbox of orders.
+
+They call the services the JSON API calls (``Intake``, ``RequestStore``, ``Router``)
+and show their refusals on the page, with the API's status codes, instead of as
+problem+json. Every POST carries the pages' CSRF token (``broker.web.pages``), and
+everything works without JavaScript.
+
+The request form sends with an idempotency key made when the form was shown: a
+double click, a reload or a retried post of the same form makes one request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from broker.domain.accounts import Account, Role
+from broker.domain.consortium import Consortium, Library
+from broker.domain.errors import (
+    BorrowerMismatch,
+    BrokerError,
+    Conflict,
+    DuplicateRequest,
+    Forbidden,
+    HeldLocally,
+    IllegalTransition,
+    MembershipRestricted,
+    NoLender,
+    NotAcceptingRequests,
+    NotFound,
+    OverCostLimit,
+    ReadingRoomOnly,
+    TooManyOpenRequests,
+    Unavailable,
+    ValidationFailed,
+    VersionConflict,
+)
+from broker.domain.holdings import MaterialType
+from broker.domain.intake import COPY_FORMATS, MAX_NOTE
+from broker.domain.openurl import Prefill, read_openurl
+from broker.domain.request import Request
+from broker.domain.states import Event, Service, State, allowed_events
+from broker.services.intake import Preview, estimate_json
+from broker.services.routing import ANSWERS
+from broker.store.requests import RequestStore
+from broker.web import appkeys
+from broker.web.auth import current_account
+from broker.web.pages import csrf_checked, form_text, message, redirect, render
+from broker.web.requests import PATRON_STATES, request_json
+
+# The form's fields, in the order the form shows them (and errors are listed in).
+FIELDS = ("service", "title", "author", "year", "isbn", "issn", "material", "part_title",
+          "volume", "issue", "pages", "copy_format", "pickup_location", "max_cost", "note")
+LABELS = {
+    "service": "What you need", "title": "Title", "author": "Author", "year": "Year",
+    "isbn": "ISBN", "issn": "ISSN", "material": "Kind of item",
+    "part_title": "Title of the article or chapter", "volume": "Volume", "issue": "Issue",
+    "pages": "Pages", "copy_format": "Format of the copy", "pickup_location": "Pickup place",
+    "max_cost": "The most you will pay", "note": "Note for the library",
+}
+MATERIALS = {MaterialType.BOOK: "Book", MaterialType.JOURNAL: "Journal or magazine",
+             MaterialType.AV: "Film, recording or other audiovisual",
+             MaterialType.SCORE: "Music score", MaterialType.MAP: "Map",
+             MaterialType.OTHER: "Something else"}
+FORMATS = {"pdf": "PDF, sent to you by e-mail", "paper": "Paper, to collect at the pickup place"}
+# Typed values shown again are cut here: a crafted link must not echo megabytes.
+MAX_VALUE = MAX_NOTE
+# The form's own idempotency keys are secrets.token_urlsafe(18), 24 characters.
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_REQUEST_ID = re.compile(r"ILL-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+# The service names a problem by where it sits in the API's JSON ("item.title",
+# "citation.pages"); the form has one flat field for each.
+_ERROR_FIELD = {"item": "title", "item.title": "title", "citation": "part_title",
+                "citation.source_title": "title"}
+# The service's word for an empty field is "required"; the person is told what to give.
+_BLANK = {
+    "citation.source_title": "a copy needs the title of the journal or book",
+    "citation.part_title": "a copy needs the title of the article or chapter",
+    "citation.pages": "a copy needs its pages, such as 12-30",
+}
+# What a patron can do about each refusal, after the service's own words.
+REFUSALS = (HeldLocally, NoLender, ReadingRoomOnly, OverCostLimit, NotAcceptingRequests,
+            DuplicateRequest, TooManyOpenRequests, MembershipRestricted, BorrowerMismatch,
+            Unavailable, Conflict)
+
+# The patron's words for every state; while lenders are asked one after another the
+# patron sees one state, not each no (the API's PATRON_STATES).
+PLAIN_STATES = {
+    State.WILL_SUPPLY: "a library will supply it",
+    State.SHIPPED: "on its way to your library",
+    State.RECEIVED: "arrived at your library",
+    State.AWAITING_PICKUP: "ready for you to collect",
+    State.ON_LOAN: "on loan to you",
+    State.RENEWAL_PENDING: "renewal asked, waiting for the answer",
+    State.OVERDUE: "overdue: please return it",
+    State.RECALLED: "recalled: please return it soon",
+    State.RETURNED: "returned",
+    State.COMPLETED: "completed",
+    State.COPY_DELIVERED: "your copy is delivered",
+    State.UNFILLED: "no library could supply it",
+    State.CANCELLED: "cancelled",
+    State.REJECTED: "refused",
+    **PATRON_STATES,
+}
+# An order's state in the lender's words.
+STAFF_STATES = {State.SENT: "waiting for your answer", State.WILL_SUPPLY: "you will supply it",
+                State.CONDITIONAL: "your condition is with the patron"}
+# Lenders' refusals and timeouts are the broker's business, not the patron's (as in
+# the API's history).
+_HIDDEN_FROM_PATRON = frozenset({Event.SENT_TO_LENDER, Event.LENDER_UNFILLED,
+                                 Event.ANSWER_OVERDUE})
+EVENTS = {
+    Event.CREATED: "Request received",
+    Event.SUBMITTED: "Checking the membership with the home library",
+    Event.BORROWER_CONFIRMED: "Membership confirmed; looking for a lender",
+    Event.BORROWER_MISMATCH: "The account does not match the home library's register",
+    Event.REFUSED: "Refused",
+    Event.SENT_TO_LENDER: "Sent to a lender",
+    Event.LENDER_CONDITIONAL: "A library will supply it on a condition",
+    Event.LENDER_WILL_SUPPLY: "A library will supply it",
+    Event.LENDER_UNFILLED: "A lender could not supply it",
+    Event.ANSWER_OVERDUE: "A lender did not answer in time",
+    Event.ROTA_EXHAUSTED: "No library could supply it",
+    Event.CANCELLED: "Cancelled",
+}
+ANSWER_NOTICES = {
+    "will_supply": "{id}: you will supply it. The patron is told a library will supply it.",
+    "unfilled": "{id}: unfilled. The broker sends the order to the next library of its "
+                "rota, or tells the patron when there is none.",
+}
+
+
+# -- shared pieces -----------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sentence(text: str) -> str:
+    """The service's lower-case clause as a sentence for a page."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def place_name(consortium: Consortium, code: str | None) -> str:
+    """A library or branch by its name, as patrons know it."""
+    if not code:
+        return ""
+    for library in consortium.libraries.values():
+        if library.code == code:
+            return library.name
+        for branch in library.branches:
+            if branch.code == code:
+                return f"{branch.name}, {library.name}"
+    return code
+
+
+def fee_view(estimate: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stored estimate (``estimate_json``'s shape) with its total in words."""
+    if not estimate:
+        return None
+    total = Decimal(str(estimate.get("total", "0")))
+    return {**estimate, "total_text": "free" if total == 0
+            else f"{estimate['total']} {estimate.get('currency', '')}".strip()}
+
+
+def _age(since: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def _request_view(consortium: Consortium, found: Request, *, for_patron: bool) -> dict[str, Any]:
+    """The API's view of a request, with names and words for a page."""
+    view = request_json(found, for_patron=for_patron)
+    view |= {
+        "service_text": "Copy" if found.service is Service.COPY else "Loan",
+        "state_text": PLAIN_STATES.get(found.state, found.state.value.replace("_", " ")),
+        "pickup_name": place_name(consortium, found.pickup_location),
+        "home_name": place_name(consortium, found.home_library),
+        "fee": fee_view(view.get("estimate")),
+        "note": found.note, "copy_format": found.copy_format,
+        "created": found.created_at, "updated": found.updated_at,
+        # Why it ended; while it goes on, the last lender's no is not the patron's news.
+        "ended_because": found.reason if found.state.terminal else None,
+    }
+    if not for_patron:
+        view["lender_name"] = place_name(consortium, found.lender)
+    return view
+
+
+async def _patron(request: web.Request) -> Account | None:
+    account = await current_account(request)
+    return account if account is not None and account.role is Role.PATRON else None
+
+
+async def _visible(request: web.Request, account: Account) -> Request | None:
+    """The request in the address if ``account`` may see it (its patron, the staff of
+    its home library or of the lender it is at, a coordinator), else None: whether
+    someone else's request exists is not for this caller to know."""
+    request_id = request.match_info["request_id"]
+    if not _REQUEST_ID.fullmatch(request_id):
+        return None
+    try:
+        found = await request.app[appkeys.STORE].get(request_id)
+    except NotFound:
+        return None
+    allowed = (account.role is Role.COORDINATOR
+               or (account.role is Role.PATRON and found.patron_id == account.id)
+               or (account.role is Role.STAFF
+                   and account.library in (found.home_library, found.lender)))
+    return found if allowed else None
+
+
+def _not_found(request: web.Request, account: Account) -> web.Response:
+    links = [("/requests", "My requests")] if account.role is Role.PATRON else \
+        [("/inbox", "The inbox")] if account.role is Role.STAFF else [("/", "Start page")]
+    return message(request, "No such request", [
+        "There is no request with this number that you can see. Check the number."],
+        status=404, links=links)
+
+
+# -- asking ------------------------------------------------------------------------
+
+
+def _home(request: web.Request, account: Account) -> Library:
+    return request.app[appkeys.CONSORTIUM].libraries[account.library or ""]
+
+
+def _values(source: Mapping[str, Any]) -> dict[str, str]:
+    return {name: form_text(source, name).strip()[:MAX_VALUE] for name in FIELDS}
+
+
+def _from_openurl(prefill: Prefill) -> dict[str, str]:
+    """The form's values from an OpenURL link's raw request."""
+    raw = prefill.request
+    item, citation = raw.get("item", {}), raw.get("citation", {})
+    values = {name: str(item.get(name) or "") for name in
+              ("title", "author", "year", "isbn", "issn", "material")}
+    values |= {name: str(citation.get(name) or "") for name in
+               ("part_title", "volume", "issue", "pages")}
+    values["title"] = values["title"] or str(citation.get("source_title") or "")
+    return values | {"service": str(raw.get("service", "")), "note": str(raw.get("note", ""))}
+
+
+def _prefilled(request: web.Request, home: Library) -> tuple[dict[str, str], list[str]]:
+    """The form's values from the address, so a search result can link to a filled-in
+    form, and so can a database or discovery system with an OpenURL (any key the form
+    does not have makes the query an OpenURL); with the notes on what a link had that
+    was dropped. What is missing gets the usual defaults."""
+    query, notes = request.query, []
+    if set(query) - {*FIELDS, "source_title"}:
+        prefill = read_openurl(request.rel_url.raw_query_string)
+        values, notes = {**_values({}), **_from_openurl(prefill)}, list(prefill.notes)
+    else:
+        values = _values(query)
+        values["title"] = values["title"] or form_text(query, "source_title").strip()
+    values = {name: value[:MAX_VALUE] for name, value in values.items()}
+    if values["service"] not in {s.value for s in Service}:
+        values["service"] = Service.LOAN.value
+    if values["copy_format"] not in COPY_FORMATS:
+        values["copy_format"] = COPY_FORMATS[0]
+    if not home.has_branch(values["pickup_location"]):
+        values["pickup_location"] = home.code
+    return values, notes
+
+
+def _raw(values: Mapping[str, str]) -> dict[str, Any]:
+    """The intake's input from the form: empty fields left out, the year a number
+    when it is one (else the service says what a year looks like)."""
+    item: dict[str, Any] = {name: values[name] for name in
+                            ("title", "author", "isbn", "issn", "material") if values[name]}
+    if values["year"]:
+        item["year"] = int(values["year"]) if values["year"].isdigit() else values["year"]
+    raw: dict[str, Any] = {"service": values["service"], "item": item,
+                           "pickup_location": values["pickup_location"]}
+    if values["service"] == Service.COPY.value:
+        # The journal or book a copy comes from is the title the form asks for first:
+        # one field, not the same title typed twice.
+        raw["citation"] = {"source_title": values["title"],
+                           **{name: values[name] for name in
+                              ("part_title", "volume", "issue", "pages") if values[name]}}
+        if values["copy_format"]:
+            raw["copy_format"] = values["copy_format"]
+    if values["max_cost"]:
+        # People write 10,50 as often as 10.50.
+        raw["max_cost"] = values["max_cost"].replace(",", ".")
+    if values["note"]:
+        raw["note"] = values["note"]
+    return raw
+
+
+def _field_errors(problems: Mapping[str, str]) -> dict[str, str]:
+    """The service's problems keyed by the form's fields, in the form's order."""
+    found: dict[str, str] = {}
+    for key, text in problems.items():
+        name = _ERROR_FIELD.get(key, key.removeprefix("item.").removeprefix("citation."))
+        wording = _BLANK.get(key, text) if text == "required" else text
+        found.setdefault(name if name in FIELDS else "form", wording)
+    return dict(sorted(found.items(), key=lambda item: FIELDS.index(item[0])
+                       if item[0] in FIELDS else len(FIELDS)))
+
+
+def _refusal(consortium: Consortium, exc: BrokerError) -> dict[str, Any]:
+    """The refusal's title, the service's reason, and what the patron can do next."""
+    lines = [_sentence(exc.detail)]
+    links: list[tuple[str, str]] = []
+    more = exc.extensions
+    if isinstance(exc, HeldLocally):
+        # The service's sentence names branches by code; the patron knows their names.
+        where = ", ".join(place_name(consortium, code) for code in more.get("where", []))
+        calls = more.get("call_numbers") or []
+        lines = [f"It is at {where}{' under ' + ', '.join(calls) if calls else ''}. Reserve "
+                 "it in the library's catalog or at the desk: it is quicker, and costs "
+                 "nothing."]
+    elif isinstance(exc, ReadingRoomOnly) and more.get("libraries"):
+        lines.append("You can read it at: " + ", ".join(
+            place_name(consortium, code) for code in more["libraries"]) + ".")
+    elif isinstance(exc, DuplicateRequest) and more.get("request"):
+        links.append((f"/requests/{more['request']}", f"See request {more['request']}"))
+    elif isinstance(exc, TooManyOpenRequests):
+        links.append(("/requests", "My requests"))
+    elif isinstance(exc, OverCostLimit):
+        # The service's sentence gives the amount without its currency.
+        lines = [f"The cheapest library that has it would cost {more.get('cheapest')} "
+                 f"{consortium.currency}, more than the most you will pay."]
+        links.append(("#max_cost", "Change the most you will pay"))
+    return {"title": exc.title, "lines": lines, "links": links}
+
+
+def _request_form(request: web.Request, account: Account, values: Mapping[str, str], *,
+                  key: str | None = None, errors: Mapping[str, str] | None = None,
+                  refusal: Mapping[str, Any] | None = None, preview: Preview | None = None,
+                  notes: list[str] | None = None, status: int = 200) -> web.Response:
+    consortium = request.app[appkeys.CONSORTIUM]
+    home = _home(request, account)
+    found = None
+    if preview is not None:
+        record = preview.hit.record
+        found = {"title": record.title, "author": record.author, "year": record.year}
+    return render(request, "request_new.html", {
+        "values": values, "errors": errors or {}, "labels": LABELS, "refusal": refusal,
+        "key": key or secrets.token_urlsafe(18), "home": home,
+        "places": [(home.code, home.name),
+                   *((b.code, f"{b.name}, {home.name}") for b in home.branches)],
+        "materials": [(m.value, text) for m, text in MATERIALS.items()],
+        "formats": list(FORMATS.items()), "currency": consortium.currency,
+        "fee": fee_view(json.loads(estimate_json(preview.estimate))) if preview else None,
+        "found": found, "notes": notes or [],
+    }, status, private=True)
+
+
+async def new_request_form(request: web.Request) -> web.Response:
+    account = await _patron(request)
+    if account is None:
+        return redirect("/login")
+    values, notes = _prefilled(request, _home(request, account))
+    return _request_form(request, account, values, notes=notes)
+
+
+@csrf_checked
+async def new_request(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    account = await _patron(request)
+    if account is None:
+        return redirect("/login")
+    values = _values(form)
+    key = form_text(form, "idempotency_key")
+    key_or_none = key if _KEY.fullmatch(key) else None
+    raw = _raw(values)
+    intake = request.app[appkeys.INTAKE]
+    try:
+        # Enter in a field presses the first button, "Show the fee": only the send
+        # button sends.
+        if form_text(form, "action") == "send":
+            stored, new = await intake.submit(account, raw, key_or_none)
+            return redirect(f"/requests/{stored.id}/receipt" + ("" if new else "?again=1"))
+        preview = await intake.preview(account, raw)
+    except ValidationFailed as exc:
+        return _request_form(request, account, values, key=key_or_none,
+                             errors=_field_errors(exc.problems), status=exc.status)
+    except REFUSALS as exc:
+        consortium = request.app[appkeys.CONSORTIUM]
+        errors = {}
+        if isinstance(exc, OverCostLimit):
+            errors["max_cost"] = (f"the cheapest library would cost {exc.extensions['cheapest']}"
+                                  f" {consortium.currency}; raise it, or leave it empty")
+        return _request_form(request, account, values, key=key_or_none, errors=errors,
+                             refusal=_refusal(consortium, exc), status=exc.status)
+    return _request_form(request, account, values, key=key_or_none, preview=preview)
+
+
+# -- following one's requests -------------------------------------------------------
+
+
+async def receipt(request: web.Request) -> web.Response:
+    account = await _patron(request)
+    if account is None:
+        return redirect("/login")
+    found = await _visible(request, account)
+    if found is None:
+        return _not_found(request, account)
+    return render(request, "request_receipt.html", {
+        "r": _request_view(request.app[appkeys.CONSORTIUM], found, for_patron=True),
+        "again": request.query.get("again") == "1", "email": account.email,
+    }, private=True)
+
+
+async def my_requests(request: web.Request) -> web.Response:
+    account = await _patron(request)
+    if account is None:
+        return redirect("/login")
+    store, consortium = request.app[appkeys.STORE], request.app[appkeys.CONSORTIUM]
+    found = [await store.get(rid) for rid in await store.ids_for_patron(account.id)]
+    found.sort(key=lambda r: r.created_at, reverse=True)
+    return render(request, "request_list.html", {
+        "requests": [_request_view(consortium, r, for_patron=True) for r in found],
+    }, private=True)
+
+
+def _history(consortium: Consortium, events: list[Any], *,
+             for_patron: bool) -> list[dict[str, Any]]:
+    shown = []
+    for event in events:
+        if for_patron and event.event in _HIDDEN_FROM_PATRON:
+            continue
+        text = EVENTS.get(event.event, event.event.value.replace("_", " ").capitalize())
+        if not for_patron:
+            lender = event.data.get("lender")
+            if lender:
+                text += f": {place_name(consortium, lender)}"
+            if event.data.get("reason"):
+                text += f" ({event.data['reason']})"
+        shown.append({"at": event.at, "text": text,
+                      "state": PLAIN_STATES.get(event.target, event.target.value)
+                      if for_patron else event.target.value.replace("_", " ")})
+    return shown
+
+
+async def _detail(request: web.Request, account: Account, found: Request, *,
+                  error: str | None = None, status: int = 200) -> web.Response:
+    consortium = request.app[appkeys.CONSORTIUM]
+    for_patron = account.role is Role.PATRON
+    events = await request.app[appkeys.STORE].history(found.id)
+    view = _request_view(consortium, found, for_patron=for_patron)
+    rota = None
+    if not for_patron and view.get("rota"):
+        rota = {part: [{**entry, "name": place_name(consortium, entry["library"])}
+                       for entry in view["rota"].get(part, [])]
+                for part in ("lenders", "skipped")}
+    return render(request, "request_detail.html", {
+        "r": view, "history": _history(consortium, events, for_patron=for_patron),
+        "for_patron": for_patron, "rota": rota, "error": error,
+        "position": int(found.rota_position) + 1 if found.rota_position else None,
+        "can_cancel": for_patron and Event.CANCELLED in allowed_events(found.state,
+                                                                       found.service),
+    }, status, private=True)
+
+
+async def request_page(request: web.Request) -> web.Response:
+    account = await current_account(request)
+    if account is None:
+        return redirect("/login")
+    found = await _visible(request, account)
+    if found is None:
+        return _not_found(request, account)
+    return await _detail(request, account, found)
+
+
+async def _cancelled(store: RequestStore, found: Request, patron: Account) -> Request:
+    """``found`` cancelled by its patron. The worker may have moved it on since the
+    page was shown (checked, sent to a lender): the patron's wish holds in the new
+    state too, so a lost race is read again and tried once more."""
+    changes: dict[str, str | None] = {"lender": None, "reason": "cancelled by the patron"}
+    try:
+        return await store.apply(found, Event.CANCELLED, f"patron:{patron.id}",
+                                 changes=changes)
+    except VersionConflict:
+        return await store.apply(await store.get(found.id), Event.CANCELLED,
+                                 f"patron:{patron.id}", changes=changes)
+
+
+@csrf_checked
+async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    account = await current_account(request)
+    if account is None:
+        return redirect("/login")
+    found = await _visible(request, account)
+    if found is None:
+        return _not_found(request, account)
+    if account.role is not Role.PATRON:
+        return await _detail(request, account, found,
+                             error="Only the patron who asked cancels a request.", status=403)
+    store = request.app[appkeys.STORE]
+    try:
+        await _cancelled(store, found, account)
+    except (IllegalTransition, VersionConflict):
+        found = await store.get(found.id)
+        return await _detail(request, account, found, status=409, error=(
+            "It cannot be cancelled any more: a library has sent it, or it has ended."))
+    return redirect(f"/requests/{found.id}")
+
+
+# -- the library's inbox -----------------------------------------------------------
+
+
+async def _staff(request: web.Request) -> Account | web.Response:
+    """The logged-in staff member, or the page for anyone else."""
+    account = await current_account(request)
+    if account is None:
+        return redirect("/login")
+    if account.role is not Role.STAFF:
+        return message(request, "Only for library staff", [
+            "The inbox shows the orders other libraries send to a library; it is for "
+            "that library's staff."], status=403, links=[("/", "Start page")])
+    return account
+
+
+async def _inbox(request: web.Request, staff: Account, *, notice: str | None = None,
+                 error: str | None = None, status: int = 200) -> web.Response:
+    consortium, store = request.app[appkeys.CONSORTIUM], request.app[appkeys.STORE]
+    now = _now()
+    orders = []
+    # Oldest change first: the order waiting longest for an answer leads.
+    for rid in await store.ids_for_lender(staff.library or ""):
+        found = await store.get(rid)
+        view = _request_view(consortium, found, for_patron=False)
+        lenders = (view.get("rota") or {}).get("lenders", [])
+        answers = allowed_events(found.state, found.service)
+        orders.append(view | {
+            "position": int(found.rota_position or 0) + 1, "of": len(lenders),
+            "age": _age(found.created_at, now),
+            "staff_state": STAFF_STATES.get(found.state, found.state.value.replace("_", " ")),
+            "can_supply": Event.LENDER_WILL_SUPPLY in answers,
+            "can_unfill": Event.LENDER_UNFILLED in answers,
+        })
+    return render(request, "inbox.html", {
+        "orders": orders, "library": place_name(consortium, staff.library),
+        "notice": notice, "error": error,
+    }, status, private=True)
+
+
+async def inbox(request: web.Request) -> web.Response:
+    staff = await _staff(request)
+    if isinstance(staff, web.Response):
+        return staff
+    answered, answer = request.query.get("answered", ""), request.query.get("as", "")
+    notice = ANSWER_NOTICES[answer].format(id=answered) \
+        if answer in ANSWER_NOTICES and _REQUEST_ID.fullmatch(answered) else None
+    return await _inbox(request, staff, notice=notice)
+
+
+@csrf_checked
+async def answer(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    staff = await _staff(request)
+    if isinstance(staff, web.Response):
+        return staff
+    request_id, given = request.match_info["request_id"], form_text(form, "answer")
+    try:
+        await request.app[appkeys.ROUTER].answer(request_id, staff, given,
+                                                 form_text(form, "reason").strip() or None)
+    except ValidationFailed as exc:
+        return await _inbox(request, staff, status=exc.status, error=f"{request_id}: " + (
+            "; ".join(f"{k}: {v}" for k, v in exc.problems.items())))
+    except (Forbidden, NotFound, IllegalTransition, Conflict) as exc:
+        text = ("this order is not in your library's inbox"
+                if isinstance(exc, (Forbidden, NotFound)) else
+                "it was answered or changed meanwhile; the list below is up to date")
+        return await _inbox(request, staff, status=exc.status,
+                            error=_sentence(f"{request_id}: {text}"))
+    return redirect(f"/inbox?answered={request_id}&as={given}"
+                    if given in ANSWERS else "/inbox")
+
+
+async def _back_to(request: web.Request) -> web.Response:
+    # The answer and cancel addresses take POSTs only; the CSRF refusal page links
+    # back to the address it refused, which should lead somewhere useful.
+    path = request.path.rsplit("/", 2)[0] if request.path.startswith("/inbox/") \
+        else request.path.rsplit("/", 1)[0]
+    return redirect(path)
+
+
+def setup(app: web.Application) -> None:
+    """Routes for the request pages and the inbox, and the navigation's links to them;
+    call after ``pages.setup``."""
+    aiohttp_jinja2.get_env(app).globals["request_pages"] = True
+    app.router.add_get("/requests/new", new_request_form)
+    app.router.add_post("/requests/new", new_request)
+    app.router.add_get("/requests", my_requests)
+    app.router.add_get("/requests/{request_id}", request_page)
+    app.router.add_get("/requests/{request_id}/receipt", receipt)
+    app.router.add_post("/requests/{request_id}/cancel", cancel)
+    app.router.add_get("/requests/{request_id}/cancel", _back_to)
+    app.router.add_get("/inbox", inbox)
+    app.router.add_post("/inbox/{request_id}/answer", answer)
+    app.router.add_get("/inbox/{request_id}/answer", _back_to)
