@@ -35,6 +35,7 @@ from broker.web import (
     openurl,
     pages,
     problems,
+    request_pages,
     requests,
     search,
 )
@@ -101,4 +102,5 @@ def create_app(settings: Settings) -> web.Application:
     coordinator.setup(app)
     docs.setup(app)
     pages.setup(app)
+    request_pages.setup(app)
     return app

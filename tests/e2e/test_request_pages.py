@@ -30,7 +30,7 @@ from broker.services.consortium_file import load
 from broker.services.harvest import Harvester
 from broker.settings import Settings
 from broker.store.keys import Keys
-from broker.web import appkeys, request_pages
+from broker.web import appkeys
 from broker.web.app import create_app
 
 from builders import BOTH, FAR, HOME, PASSWORD, READING, add_patron, three_library_consortium
@@ -47,11 +47,7 @@ UNKNOWN = "9780141439518"  # a valid ISBN no member holds
 
 
 def app_for(settings: Settings) -> web.Application:
-    """The broker's app with the request pages, wired in here until app.py does it."""
-    app = create_app(settings)
-    if not any(r.canonical == "/requests/new" for r in app.router.resources()):
-        request_pages.setup(app)
-    return app
+    return create_app(settings)
 
 
 async def populate(app: web.Application, consortium_file: Path) -> None:
