@@ -104,21 +104,27 @@ class BorrowerChecks:
     async def require(self, account: Account, service: Service) -> Eligibility:
         """The eligibility, or the refusal the patron can act on."""
         found = await self.check(account)
-        outcome = found.check.outcome
-        if outcome is Outcome.UNREACHABLE:
+        if found.check.outcome is Outcome.UNREACHABLE:
             raise Unavailable("your library's register does not answer just now; try again "
                               "in a few minutes")
-        if outcome is not Outcome.MATCH:
-            raise BorrowerMismatch(found.check.detail or "no match",
-                                   fields=list(found.check.differing))
-        if found.restrictions:
-            raise MembershipRestricted(
-                "your membership is not complete: "
-                + "; ".join(r.advice for r in found.restrictions),
-                reasons=[r.value for r in found.restrictions])
-        if found.digital_only and service is Service.LOAN:
-            raise MembershipRestricted(
-                "an e-book subscription can ask for electronic copies, not for loans of "
-                "physical items; ask your library about a full membership",
-                reasons=["digital_only"])
+        refuse(found, service)
         return found
+
+
+def refuse(found: Eligibility, service: Service) -> None:
+    """Raise the refusal for a known answer of the register; return when it allows
+    ``service``. (An unreachable register is not an answer: the caller decides.)"""
+    outcome = found.check.outcome
+    if outcome not in (Outcome.MATCH, Outcome.UNREACHABLE):
+        raise BorrowerMismatch(found.check.detail or "no match",
+                               fields=list(found.check.differing))
+    if found.restrictions:
+        raise MembershipRestricted(
+            "your membership is not complete: "
+            + "; ".join(r.advice for r in found.restrictions),
+            reasons=[r.value for r in found.restrictions])
+    if found.digital_only and service is Service.LOAN:
+        raise MembershipRestricted(
+            "an e-book subscription can ask for electronic copies, not for loans of "
+            "physical items; ask your library about a full membership",
+            reasons=["digital_only"])

@@ -32,7 +32,7 @@ from broker.domain.request import Request, new_request_id
 from broker.domain.rota import Candidate, Rota, RotaCode, build_rota
 from broker.domain.search import SearchQuery, TitleHit
 from broker.domain.states import Service, State
-from broker.services.borrower import BorrowerChecks
+from broker.services.borrower import BorrowerChecks, refuse
 from broker.services.search import LiveCatalog, search
 from broker.store.codec import text
 from broker.store.holdings import UnionIndex
@@ -153,11 +153,9 @@ class Intake:
     async def _plan(self, account: Account, checked: RequestInput) -> Preview:
         home = self.consortium.libraries[account.library or ""]
         await self._check_open_requests(account, checked, home.policy.max_open_requests)
-        eligibility = await self.borrowers.check(account)
         # An unreachable register does not refuse: the request waits, and the check is
         # retried before anything leaves. Any other answer is known now.
-        if eligibility.check.outcome.value != "unreachable":
-            await self.borrowers.require(account, checked.service)
+        refuse(await self.borrowers.check(account), checked.service)
         hit = await self._title(checked)
         if hit is None:
             raise NoLender("no member library's catalog has this title; check the title or "
