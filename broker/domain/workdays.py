@@ -41,6 +41,10 @@ def _public_holidays(country: str, year: int) -> frozenset[date]:
     return frozenset(calendar)
 
 
+def is_public_holiday(day: date, country: str) -> bool:
+    return day in _public_holidays(country, day.year)
+
+
 def is_working_day(day: date, country: str) -> bool:
     """Monday to Friday and not a public holiday of ``country`` (ISO 3166-1 alpha-2)."""
     return day.weekday() < SATURDAY and day not in _public_holidays(country, day.year)

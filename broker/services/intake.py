@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
@@ -32,6 +33,7 @@ from broker.domain.request import Request, new_request_id
 from broker.domain.rota import Candidate, Rota, RotaCode, build_rota
 from broker.domain.search import SearchQuery, TitleHit
 from broker.domain.states import Service, State
+from broker.domain.workdays import is_public_holiday
 from broker.services.borrower import BorrowerChecks, refuse
 from broker.services.search import LiveCatalog, search
 from broker.store.codec import text
@@ -225,10 +227,25 @@ class Intake:
 
         candidates = [Candidate(library, holdings)
                       for library, holdings in hit.holdings.items()]
-        return build_rota(self.consortium, borrower=home, material=hit.record.material,
-                          service=checked.service, candidates=candidates,
-                          max_cost=checked.max_cost, stats={}, closed=frozenset(),
-                          estimate=price)
+        # A lender on a public holiday today is skipped while others are open; when
+        # every one is closed the order still goes out (the answer time counts only
+        # working hours anyway).
+        closed = frozenset(c.library for c in candidates if self._closed_today(c.library))
+        for skip in ((closed, frozenset()) if closed else (closed,)):
+            rota = build_rota(self.consortium, borrower=home, material=hit.record.material,
+                              service=checked.service, candidates=candidates,
+                              max_cost=checked.max_cost, stats={}, closed=skip,
+                              estimate=price)
+            if rota.entries:
+                break
+        return rota
+
+    def _closed_today(self, code: str) -> bool:
+        library = self.consortium.libraries.get(code)
+        if library is None:
+            return False
+        today = self.clock().astimezone(ZoneInfo(library.timezone)).date()
+        return is_public_holiday(today, library.country)
 
     @staticmethod
     def _refuse(rota: Rota) -> None:

@@ -4,9 +4,10 @@ a real rq worker, against a real Redis and harvested MARC files."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,17 @@ async def test_a_lender_that_supplies_is_owed_its_fee(client: TestClient, work: 
     # B is in another region: the per-item ILL fee (this schedule has no postage).
     assert ledger["pairs"] == [{"borrower": "A", "lender": "B", "amount": "7.00"}]
     assert ledger["net"] == {"A": "-7.00", "B": "7.00"}
+
+
+async def test_a_lender_on_a_public_holiday_is_skipped(client: TestClient) -> None:
+    app = client.server.app
+    # 25 June is Statehood Day in Slovenia (C's country), a working Thursday in Latvia.
+    app[appkeys.INTAKE].clock = lambda: datetime(2026, 6, 25, 9, tzinfo=UTC)
+    await login(client, "ana@example.org")
+    response = await client.post("/api/requests", json=loan(BOTH))
+    created = await response.json()
+    assert response.status == 201, created
+    rota = json.loads((await app[appkeys.STORE].get(created["id"])).rota or "{}")
+    assert [e["library"] for e in rota["lenders"]] == ["B"]
+    assert [(e["library"], e["code"]) for e in rota["skipped"]
+            if e["library"] == "C"] == [("C", "closed-today")]
