@@ -90,7 +90,8 @@ class Router:
         if position >= len(lenders):
             return await self.requests.apply(
                 request, Event.ROTA_EXHAUSTED, "broker",
-                changes={"reason": "no lender could supply it", "lender": None})
+                changes={"reason": "no lender could supply it", "lender": None},
+                jobs=await self._tell_patron_unfilled(request))
         lender = self.borrowers.consortium.library(lenders[position])
         sent_at = self.clock()
         answer_by = answer_deadline(sent_at, lender.policy.answer_hours, lender.country,
@@ -106,6 +107,20 @@ class Router:
             data={"lender": lender.code, "position": position,
                   "answer_by": answer_by.isoformat()},
             jobs=[timer], at=sent_at)
+
+    async def _tell_patron_unfilled(self, request: Request) -> list[OutboxJob]:
+        try:
+            account = await self.accounts.get(request.patron_id)
+        except NotFound:
+            return []
+        return [OutboxJob("send_mail", account.id, {
+            "to": account.email,
+            "subject": f"Your interlibrary loan request {request.id}: no library could "
+                       "supply it",
+            "body": f"Hello {account.given_name},\n\nwe asked every member library that "
+                    f"holds {request.item.title}, and none could supply it this time "
+                    f"(request {request.id}). Your library can advise you on other ways "
+                    "to get it; you may also ask again later.\n"})]
 
     async def answer(self, request_id: str, staff: Account, answer: object,
                      reason: object) -> Request:

@@ -239,3 +239,21 @@ async def test_a_lender_on_a_public_holiday_is_skipped(client: TestClient) -> No
     assert [e["library"] for e in rota["lenders"]] == ["B"]
     assert [(e["library"], e["code"]) for e in rota["skipped"]
             if e["library"] == "C"] == [("C", "closed-today")]
+
+
+async def test_the_patron_is_told_when_no_lender_can_supply(client: TestClient,
+                                                            work: Any) -> None:
+    from broker.services.mail import OutboxMailer
+
+    await login(client, "ana@example.org")
+    created = await (await client.post("/api/requests", json=loan(FAR))).json()
+    await work()
+    await client.delete("/api/session")
+    await login(client, "desk@b.example.org", "stamp-lipa-41")
+    await client.post(f"/api/inbox/{created['id']}/answer", json={"answer": "unfilled"})
+    await work()
+    app = client.server.app
+    assert (await app[appkeys.STORE].get(created["id"])).state.value == "unfilled"
+    mails = await OutboxMailer(app[appkeys.REDIS], app[appkeys.KEYS]).latest()
+    assert any("none could supply it" in m["body"] and m["to"] == "ana@example.org"
+               for m in mails)
