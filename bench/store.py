@@ -21,10 +21,10 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from broker.domain.request import ItemDescription, Request, new_request_id
+from broker.domain.request import ItemDescription, Request
 from broker.domain.states import Event, Service, State
 from broker.store.embedded import EmbeddedValkey
-from broker.store.keys import Keys
+from broker.store.keys import Keys, request_id_for
 from broker.store.requests import RequestStore
 
 # Alternating between these two keeps a request moving forever without new ids.
@@ -50,7 +50,8 @@ async def rate(worker: Callable[[int], Awaitable[None]], seconds: float,
 async def routed_request(store: RequestStore) -> Request:
     now = datetime.now(UTC)
     r = await store.create(Request(
-        id=new_request_id(), service=Service.LOAN, state=State.NEW, version=0, patron_id="bench",
+        id=request_id_for("bench"), service=Service.LOAN, state=State.NEW, version=0,
+        patron_id="bench",
         home_library="A", pickup_location="A", item=ItemDescription(title="Bench"),
         created_at=now, updated_at=now), actor="bench")
     r = await store.apply(r, Event.SUBMITTED, "bench")

@@ -6,15 +6,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from broker.domain.accounts import Account, AccountStatus, Address, Role
-from broker.domain.request import ItemDescription, Request, new_request_id
+from broker.domain.request import ItemDescription, Request
 from broker.domain.states import Service, State
 from broker.services.passwords import hash_password
 from broker.store.accounts import AccountStore
+from broker.store.keys import request_id_for
 
 
 def a_request(patron: str = "p1", service: Service = Service.LOAN) -> Request:
     now = datetime.now(UTC)
-    return Request(id=new_request_id(), service=service, state=State.NEW, version=0,
+    return Request(id=request_id_for(patron), service=service, state=State.NEW, version=0,
                    patron_id=patron, home_library="SI-LJMK", pickup_location="SI-LJMK-BEZ",
                    item=ItemDescription(title="Alamut", author="Bartol, Vladimir", year=1938),
                    created_at=now, updated_at=now)

@@ -29,7 +29,7 @@ from broker.domain.errors import (
 )
 from broker.domain.fees import Estimate, estimate
 from broker.domain.intake import RequestInput, check_request_input, local_copies
-from broker.domain.request import Request, new_request_id
+from broker.domain.request import Request
 from broker.domain.rota import Candidate, Rota, RotaCode, build_rota
 from broker.domain.search import SearchQuery, TitleHit
 from broker.domain.states import Service, State
@@ -38,7 +38,7 @@ from broker.services.borrower import BorrowerChecks, refuse
 from broker.services.search import LiveCatalog, search
 from broker.store.codec import text
 from broker.store.holdings import UnionIndex
-from broker.store.keys import Keys
+from broker.store.keys import Keys, request_id_for
 from broker.store.requests import OutboxJob, RequestStore
 
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -110,7 +110,7 @@ class Intake:
                      idempotency_key: str | None = None) -> tuple[Request, bool]:
         """The stored request and whether it is new (False: a retried submit)."""
         checked = self._checked(account, raw)
-        request_id = new_request_id()
+        request_id = request_id_for(account.id)
         if idempotency_key:
             key = self.keys.idempotency(account.id, idempotency_key)
             while not await self.redis.set(key, request_id, nx=True, ex=IDEMPOTENCY_SECONDS):

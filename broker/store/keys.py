@@ -13,11 +13,23 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 
+from broker.domain.request import new_request_id
+
 SHARDS = 16
 
 
 def shard_of(key: str) -> int:
     return zlib.crc32(key.encode()) % SHARDS
+
+
+def request_id_for(patron_id: str) -> str:
+    """A new request number in its patron's shard, so that the patron's requests share
+    one index key: listing them is one read, not one per shard."""
+    shard = shard_of(patron_id)
+    while True:
+        request_id = new_request_id()
+        if shard_of(request_id) == shard:
+            return request_id
 
 
 def account_shard(account_id: str) -> int:

@@ -25,7 +25,7 @@ from broker.store.codec import (
     text,
     texts,
 )
-from broker.store.keys import SHARDS, Keys
+from broker.store.keys import SHARDS, Keys, shard_of
 
 # KEYS: hash, events, outbox, state index, patron index
 # ARGV: id, score, event json, outbox json, then field/value pairs
@@ -115,7 +115,10 @@ class RequestStore:
 
     async def create(self, request: Request, actor: str,
                      jobs: Sequence[OutboxJob] = ()) -> Request:
-        """Store a new request at version 1 with its first event; refuses an existing id."""
+        """Store a new request at version 1 with its first event; refuses an existing id.
+        The id must come from ``keys.request_id_for`` (the patron's shard)."""
+        if shard_of(request.id) != shard_of(request.patron_id):
+            raise ValueError(f"request {request.id} is not in its patron's shard")
         request = replace(request, version=1, state=State.NEW)
         k = self.keys.for_request(request.id)
         ev = _event_json(Event.CREATED, State.NEW, State.NEW, request.created_at, actor, {})
@@ -210,4 +213,4 @@ class RequestStore:
         return await self._ids(self.keys.by_lender(s, library) for s in range(SHARDS))
 
     async def ids_for_patron(self, patron_id: str) -> list[str]:
-        return await self._ids(self.keys.by_patron(s, patron_id) for s in range(SHARDS))
+        return await self._ids([self.keys.by_patron(shard_of(patron_id), patron_id)])

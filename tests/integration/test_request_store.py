@@ -159,3 +159,16 @@ async def test_fifty_concurrent_transitions_one_winner_per_version(
     finally:
         for c in clients:
             await c.aclose()
+
+
+async def test_a_request_lives_in_its_patrons_shard(store: RequestStore) -> None:
+    from dataclasses import replace
+
+    from broker.store.keys import shard_of
+
+    request = a_request(patron="p9")
+    assert shard_of(request.id) == shard_of("p9")
+    stray = next(r for r in (replace(request, id=f"ILL-TEST-{n:04d}") for n in range(100))
+                 if shard_of(r.id) != shard_of("p9"))
+    with pytest.raises(ValueError):
+        await store.create(stray, actor="t")
