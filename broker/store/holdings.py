@@ -14,15 +14,20 @@ record's match keys and words so it can be removed again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
+import hiredis
+import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from broker.domain.holdings import BibRecord
-from broker.store.codec import record_from_json, record_json, text, texts
+from broker.store.codec import record_from_json, text
 from broker.store.keys import Keys
 
 # Pipelines of this many records keep memory flat and round trips few.
@@ -45,9 +50,50 @@ class Indexable:
     match_keys: tuple[str, ...]
     words: tuple[str, ...]
 
+    def row(self) -> IndexRow:
+        return IndexRow(self.record.record_id, record_document(self.record), self.match_keys,
+                        self.words)
+
+
+class IndexRow(NamedTuple):
+    """An ``Indexable`` as the index stores it, its record as JSON (``record_document``).
+
+    Plain strings and bytes in a tuple, not the record's objects: a harvest keeps a few
+    batches of these while Redis answers, and the garbage collector soon stops
+    tracking such a tuple, where it would track every record and holding, promote
+    them and walk them again and again.
+    """
+
+    record_id: str
+    value: bytes
+    match_keys: tuple[str, ...]
+    words: tuple[str, ...]
+
+
+def record_document(record: BibRecord) -> bytes:
+    """``codec.record_json(record)`` in UTF-8, byte for byte (a test holds them equal),
+    made by orjson: a harvest writes one per record, and this takes half the time."""
+    return orjson.dumps({
+        "id": record.record_id, "title": record.title, "material": record.material.value,
+        "author": record.author, "year": record.year, "edition": record.edition,
+        "isbns": record.isbns, "issns": record.issns,
+        "holdings": [{"library": h.library, "status": h.status.value, "branch": h.branch,
+                      "call_number": h.call_number, "barcode": h.barcode,
+                      "due_date": h.due_date.isoformat() if h.due_date else None}
+                     for h in record.holdings],
+    })
+
 
 def _field(library: str, generation: int, record_id: str) -> str:
     return f"{library}|{generation}|{record_id}"
+
+
+def _pairs(mapping: Mapping[str, str | bytes]) -> list[str | bytes]:
+    return [part for pair in mapping.items() for part in pair]
+
+
+# hiredis's stub declares a one-element tuple; it packs a command of any length.
+_pack = cast(Callable[[tuple[str | bytes, ...]], bytes], hiredis.pack_command)
 
 
 class UnionIndex:
@@ -63,31 +109,69 @@ class UnionIndex:
         return int(await self.redis.hincrby(self.keys.index_generation_counter(), library, 1))
 
     async def write(self, library: str, generation: int, items: Sequence[Indexable]) -> None:
-        """Write records under ``generation`` (invisible until it is made current).
+        """Write records under ``generation`` (invisible until it is made current)."""
+        await self.write_rows(library, generation, [item.row() for item in items])
+
+    async def write_rows(self, library: str, generation: int, rows: Sequence[IndexRow]) -> None:
+        """``write`` for records already made rows.
 
         Commands are grouped per key for the whole batch (one SADD per word, one HSET
         per match key), since the round trips, not Redis, are what a harvest waits on.
         """
-        if not items:
+        if not rows:
             return
-        by_key: dict[str, dict[Any, Any]] = {}
+        by_key: dict[str, dict[str, bytes]] = {}
         by_word: dict[str, set[str]] = {}
-        records: dict[Any, Any] = {}
-        for item in items:
-            rid = item.record.record_id
-            value = record_json(item.record)
-            for key in item.match_keys:
-                by_key.setdefault(key, {})[_field(library, generation, rid)] = value
-            for word in item.words:
-                by_word.setdefault(word, set()).update(item.match_keys)
-            records[rid] = json.dumps([item.match_keys, item.words])
-        pipe = self.redis.pipeline(transaction=False)
-        for key, fields in by_key.items():
-            pipe.hset(self.keys.index_match(key), mapping=fields)
-        for word, keys in by_word.items():
-            pipe.sadd(self.keys.index_word(word), *keys)
-        pipe.hset(self.keys.index_records(library, generation), mapping=records)
-        await pipe.execute()
+        records: dict[str, str] = {}
+        prefix = _field(library, generation, "")
+        for rid, value, keys, words in rows:
+            field = prefix + rid
+            for key in keys:
+                fields = by_key.get(key)
+                if fields is None:
+                    by_key[key] = {field: value}
+                else:
+                    fields[field] = value
+            for word in words:
+                members = by_word.get(word)
+                if members is None:
+                    by_word[word] = set(keys)
+                else:
+                    members.update(keys)
+            records[rid] = json.dumps([keys, words])
+        index_match, index_word = self.keys.index_match, self.keys.index_word
+        commands = [("HSET", index_match(key), *_pairs(fields)) for key, fields in by_key.items()]
+        commands += [("SADD", index_word(word), *members) for word, members in by_word.items()]
+        commands.append(("HSET", self.keys.index_records(library, generation), *_pairs(records)))
+        await self._pipelined(commands)
+
+    async def _pipelined(self, commands: Sequence[tuple[str | bytes, ...]]) -> None:
+        """Send ``commands`` in one round trip and check every reply; raises the first
+        error after reading them all.
+
+        What a pipeline's ``execute`` does, for the index's bulk writes: the asyncio
+        client packs every argument in Python, hiredis packs a whole command in C,
+        several times faster, and a harvest sends a command or two per record.
+        """
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()
+        error: ResponseError | None = None
+        try:
+            await connection.send_packed_command([_pack(c) for c in commands],
+                                                 check_health=False)
+            for _ in commands:
+                try:
+                    await connection.read_response()
+                except ResponseError as exc:
+                    error = error or exc
+        except BaseException:
+            # Replies may be left unread: the connection cannot be used again.
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
+        if error is not None:
+            raise error
 
     async def switch(self, library: str, generation: int) -> int | None:
         """Make ``generation`` the library's visible one; returns the one it replaced."""
@@ -98,34 +182,57 @@ class UnionIndex:
     async def drop_generation(self, library: str, generation: int) -> None:
         """Remove an invisible generation's records (after a switch or a failed harvest)."""
         records_key = self.keys.index_records(library, generation)
+        index_match, prefix = self.keys.index_match, _field(library, generation, "")
         cursor = 0
         while True:
             cursor, page = await self.redis.hscan(records_key, cursor, count=BATCH)
-            pipe = self.redis.pipeline(transaction=False)
-            for rid, meta in texts(cast(Mapping[Any, Any], page)).items():
+            commands = []
+            for rid, meta in cast(Mapping[Any, Any], page).items():
                 match_keys, _ = json.loads(meta)
-                for key in match_keys:
-                    pipe.hdel(self.keys.index_match(key), _field(library, generation, rid))
-            await pipe.execute()
+                field = prefix + text(rid)
+                commands += [("HDEL", index_match(key), field) for key in match_keys]
+            if commands:
+                await self._pipelined(commands)
             if cursor == 0:
                 break
         await self.redis.delete(records_key)
 
     async def replace(self, library: str, items: AsyncIterable[Indexable]) -> int:
-        """A full re-import: new generation, write, switch, drop the old. Returns count."""
+        """A full re-import: new generation, write, switch, drop the old. Returns count.
+
+        One batch is written while the next is read: the round trip to Redis (and its
+        fsync) overlaps with parsing instead of adding to it. If reading or writing
+        fails, or the caller cancels, the new generation is dropped and the library
+        keeps what it had.
+        """
         generation = await self.new_generation(library)
         count = 0
+        writing: asyncio.Future[None] | None = None
         try:
-            batch: list[Indexable] = []
+            batch: list[IndexRow] = []
             async for item in items:
-                batch.append(item)
+                batch.append(item.row())
                 if len(batch) == BATCH:
-                    await self.write(library, generation, batch)
+                    if writing is not None:
+                        # Shielded: a cancelled harvest still lets the batch land
+                        # whole, so that dropping the generation finds all of it.
+                        await asyncio.shield(writing)
+                    writing = asyncio.ensure_future(self.write_rows(library, generation, batch))
                     count += len(batch)
                     batch = []
-            await self.write(library, generation, batch)
+                    # Let the write go out now, not when the reading next waits.
+                    await asyncio.sleep(0)
+            if writing is not None:
+                await asyncio.shield(writing)
+            writing = None
+            await self.write_rows(library, generation, batch)
             count += len(batch)
         except BaseException:
+            if writing is not None:
+                # The batch in flight must land (or fail) before its generation is
+                # dropped, or some of its entries would outlive the drop.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(writing)
             await self.drop_generation(library, generation)
             raise
         old = await self.switch(library, generation)

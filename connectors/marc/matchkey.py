@@ -48,6 +48,31 @@ _FOLD = str.maketrans(
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+class _CombiningMarks(dict[int, int | None]):
+    """A ``str.translate`` table that deletes every combining character (nonzero
+    canonical combining class, as ``unicodedata.combining`` says) and keeps the rest.
+
+    It fills itself with the characters it meets, so no table of all of Unicode is
+    built up front, and a title costs one C-level pass instead of a Python loop over
+    its characters.
+    """
+
+    def __missing__(self, ordinal: int) -> int | None:
+        kept = None if unicodedata.combining(chr(ordinal)) else ordinal
+        self[ordinal] = kept
+        return kept
+
+
+_COMBINING_MARKS = _CombiningMarks()
+# The two steps above for what Latin-script titles are made of, as single regex
+# passes: the letters _FOLD spells out, and the combining marks of the Combining
+# Diacritical Marks block (all but U+034F, which does not combine).
+_FOLDED_LETTERS = re.compile("[" + "".join(re.escape(chr(c)) for c in _FOLD) + "]")
+_LATIN_MARKS = re.compile(
+    "[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]+"
+)
+
+
 def match_keys(record: BibRecord) -> tuple[str, ...]:
     """The record's keys in the union index: ISBNs and ISSNs, else one "tay:" key.
 
@@ -69,8 +94,15 @@ def match_keys(record: BibRecord) -> tuple[str, ...]:
 
 def fold(text: str) -> str:
     """Casefolded, without diacritics, with only letters, digits and single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        # Nothing to translate, decompose or strip, and casefold() is lower() here.
+        return _NOT_WORD.sub(" ", text.lower()).strip()
+    text = text.casefold()
+    if _FOLDED_LETTERS.search(text):
+        text = text.translate(_FOLD)
+    bare = _LATIN_MARKS.sub("", unicodedata.normalize("NFKD", text))
+    if not bare.isascii():
+        bare = bare.translate(_COMBINING_MARKS)
     return _NOT_WORD.sub(" ", bare).strip()
 
 

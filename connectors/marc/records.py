@@ -102,29 +102,36 @@ def parse_record_with_warnings(
     ns = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
     if tag[len(ns) :] != "record":
         raise BadRecord(Problem.NOT_MARCXML, f"expected a MARCXML record, got {tag}", peer=library)
-    leader_tag, control_tag, data_tag = f"{ns}leader", f"{ns}controlfield", f"{ns}datafield"
-    subfield_tag = f"{ns}subfield"
+    leader_tag, control_tag, data_tag, subfield_tag = _tags(ns)
 
     leader = ""
     controls: dict[str, str] = {}
     fields: dict[str, list[_Field]] = {}
     holdings_tag = mapping.tag
     # One pass over the record, copying out only the fields we read as plain
-    # tuples: every lxml element touched costs a proxy object, and a harvest reads
-    # millions of records with dozens of fields each.
+    # tuples: every lxml element touched costs a proxy object and every attribute
+    # read a lookup, and a harvest reads millions of records with dozens of fields
+    # each. (Attribute names as bytes spare lxml encoding them on every call.)
     for child in element:
         child_tag = child.tag
         if child_tag == data_tag:
-            field_tag = child.get("tag", "")
+            field_tag = child.get(b"tag", "")
             if field_tag in _WANTED or field_tag == holdings_tag:
                 subfields = [
-                    (sub.get("code", ""), sub.text or "")
+                    (sub.get(b"code", ""), sub.text or "")
                     for sub in child
                     if sub.tag == subfield_tag
                 ]
-                fields.setdefault(field_tag, []).append((child.get("ind2", " "), subfields))
+                # Only 264 has an indicator we read: the second tells a publication
+                # statement from the other dates (see ``_year``).
+                if field_tag == "264" != holdings_tag and child.get(b"ind2") != "1":
+                    field_tag = _OTHER_264
+                if (same := fields.get(field_tag)) is None:
+                    fields[field_tag] = [subfields]
+                else:
+                    same.append(subfields)
         elif child_tag == control_tag:
-            field_tag = child.get("tag", "")
+            field_tag = child.get(b"tag", "")
             if field_tag in ("001", "008") and field_tag not in controls:
                 controls[field_tag] = child.text or ""
         elif child_tag == leader_tag:
@@ -155,23 +162,37 @@ def parse_record_with_warnings(
     return record, tuple(warnings)
 
 
-# A datafield as read: its second indicator and its (code, value) subfields in order.
-_Field = tuple[str, list[tuple[str, str]]]
+# A datafield as read: its (code, value) subfields in order.
+_Field = list[tuple[str, str]]
 
 _WANTED = frozenset(
     ("020", "022", "024", "035", "100", "110", "111", "245", "250", "260", "264", "700")
 )
+# Where 264s other than the publication statement (second indicator 1) are kept.
+_OTHER_264 = "264 other"
+
+
+def _qualified_tags(ns: str) -> tuple[str, str, str, str]:
+    """The leader, controlfield, datafield and subfield tags in namespace ``ns``."""
+    return f"{ns}leader", f"{ns}controlfield", f"{ns}datafield", f"{ns}subfield"
+
+
+_MARC_TAGS = {ns: _qualified_tags(ns) for ns in (f"{{{MARC_NS}}}", "")}
+
+
+def _tags(ns: str) -> tuple[str, str, str, str]:
+    return _MARC_TAGS.get(ns) or _qualified_tags(ns)
 
 
 def _first(field: _Field, code: str) -> str | None:
-    for sub_code, value in field[1]:
+    for sub_code, value in field:
         if sub_code == code:
             return value
     return None
 
 
 def _every(field: _Field, code: str) -> list[str]:
-    return [value for sub_code, value in field[1] if sub_code == code]
+    return [value for sub_code, value in field if sub_code == code]
 
 
 # An initial ("J. R. R.") keeps its full stop; any other final stop is ISBD punctuation.
@@ -219,7 +240,7 @@ def _title(fields: list[_Field] | None) -> str:
         title = f"{title}{joiner}{remainder}"
     # $n/$p number and name the part: without them every volume of a set would
     # have the same title, and sets without ISBNs would merge into one match key.
-    for code, value in field[1]:
+    for code, value in field:
         if code in ("n", "p") and title and (part := strip_isbd(value)):
             title = f"{title}. {part}"
     return title
@@ -238,14 +259,11 @@ _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 def _year(fields: dict[str, list[_Field]], f008: str) -> int | None:
     # 264 with second indicator 1 is the publication statement (RDA); other 264s are
     # production, distribution, manufacture or copyright dates, weaker evidence.
-    f264 = fields.get("264") or []
-    candidates = [f for f in f264 if f[0] == "1"]
-    candidates += [f for f in f264 if f[0] != "1"]
-    candidates += fields.get("260") or []
-    for field in candidates:
-        for value in _every(field, "c"):
-            if match := _YEAR.search(value):
-                return int(match.group(1))
+    for tag in ("264", _OTHER_264, "260"):
+        for field in fields.get(tag) or ():
+            for sub_code, value in field:
+                if sub_code == "c" and (match := _YEAR.search(value)):
+                    return int(match.group(1))
     date1 = f008[7:11]
     if date1.isdigit() and _YEAR.fullmatch(date1):
         return int(date1)
@@ -340,16 +358,16 @@ def _holdings(
         mapping.due_date,
         mapping.lost,
     )
+    status_map, default_status = mapping.status_map, mapping.default_status
     holdings: list[Holding] = []
-    for _ind2, subfields in fields:
-        values: dict[str, str] = {}
-        for sub_code, value in subfields:
-            # The first occurrence of a subfield counts, as in every ILS export.
-            if sub_code not in values:
-                values[sub_code] = value.strip()
-        # An unmapped, absent or empty subfield all read as None.
+    for subfields in fields:
+        # The first occurrence of a subfield counts, as in every ILS export:
+        # reversed, the first one is the last written and so the one kept.
+        values = dict(reversed(subfields))
+        # An unmapped (None), absent or empty subfield all read as None.
         branch, call_number, barcode, code, due_raw, lost = [
-            (values.get(c) or None) if c else None for c in codes
+            value.strip() or None if c and (value := values.get(c)) else None
+            for c in codes
         ]
         if lost and lost != "0":
             status = ItemStatus.LOST
@@ -358,19 +376,11 @@ def _holdings(
             # unreadable: then it is on loan with no known return.
             status = ItemStatus.ON_LOAN
         elif code is not None:
-            status = mapping.status_map.get(code, mapping.default_status)
+            status = status_map.get(code, default_status)
         else:
-            status = mapping.default_status
-        holdings.append(
-            Holding(
-                library=library,
-                status=status,
-                branch=branch,
-                call_number=call_number,
-                barcode=barcode,
-                due_date=_due_date(due_raw) if status is ItemStatus.ON_LOAN else None,
-            )
-        )
+            status = default_status
+        due_date = _due_date(due_raw) if status is ItemStatus.ON_LOAN else None
+        holdings.append(Holding(library, status, branch, call_number, barcode, due_date))
     return tuple(holdings)
 
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import multiprocessing
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
+from broker.domain.consortium import HoldingsMapping, Library
+from broker.domain.holdings import BibRecord
+from broker.services import harvest as harvest_service
 from broker.services.consortium_file import load
-from broker.services.harvest import Harvester
+from broker.services.harvest import Harvester, ParseProcess, ParseProcessFailed, StartMethod
 from broker.settings import Settings
+from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.web.app import create_app
+from connectors.marc.records import RecordError, iter_records
 
 from builders import TWO_FILE_CONSORTIUM, marc_collection, marc_record, write_consortium
 
@@ -159,3 +168,171 @@ async def test_two_harvests_of_one_library_do_not_overlap(tmp_path: Path,
     report = await harvester.harvest(library)
     assert report.skipped and report.indexed == 0
     await harvester.redis.delete(lock)
+
+
+# ---------------------------------------------------------------- a parse process
+
+def big_catalog(path: Path, prefix: str, count: int, isbn_base: int) -> list[str]:
+    """``count`` records with ids ``prefix0``... and distinct ISBN-13s; returns the
+    match keys. Large enough that the parse process is still busy when a test
+    interferes with it."""
+    keys, records = [], []
+    for n in range(count):
+        core = f"978{isbn_base + n:09d}"
+        check = (10 - sum((3 if i % 2 else 1) * int(d) for i, d in enumerate(core)) % 10) % 10
+        keys.append(f"isbn:{core}{check}")
+        records.append(marc_record(f"{prefix}{n}", "Lighthouse keeping", isbn=f"{core}{check}",
+                                   author="Cankar, Ivan", holdings=(("B", "a"),)))
+    path.write_bytes(marc_collection(*records))
+    return keys
+
+
+@pytest.fixture
+def library_b(tmp_path: Path) -> Library:
+    """Library B, whose catalog is the export ``tmp_path / "b.xml"``."""
+    (tmp_path / "b.xml").write_bytes(marc_collection())
+    return load(write_consortium(tmp_path, TWO_FILE_CONSORTIUM)).library("B")
+
+
+@pytest.fixture
+def process_harvester(redis: Redis, namespace: str) -> Harvester:
+    """A harvester that parses every export in a parse process, however small."""
+    return Harvester(redis, Keys(namespace), parse_process_bytes=0)
+
+
+def no_parse_process_left() -> bool:
+    return not [p for p in multiprocessing.active_children() if p.name.startswith("harvest-")]
+
+
+MIXED_EXPORT = (
+    marc_collection(
+        B_RECORDS[0],
+        marc_record("b9", "", isbn="9789612415099"),  # no title
+        marc_record("b8", "Bad ISBN", isbn="978-0-000-00000-1"),  # the record and a warning
+        marc_record("b7", "Na klancu \xff", author="Cankar, Ivan"),
+        B_RECORDS[1],
+    ).replace("\xff".encode(), b"\xff")  # a byte that is not UTF-8 spoils its record
+    + b"<record><leader>broken"  # and the document breaks off
+)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+async def test_a_parse_process_reads_what_iter_records_reads(tmp_path: Path,
+                                                             start_method: StartMethod) -> None:
+    path = tmp_path / "b.xml"
+    path.write_bytes(MIXED_EXPORT)
+    mapping = HoldingsMapping(tag="852", status="y")
+    expected = list(iter_records(path, mapping, "B"))
+    assert {type(i).__name__ for i in expected} == {"BibRecord", "RecordError"}
+    async with ParseProcess(path, mapping, "B", start_method=start_method) as items:
+        assert [item async for item in items] == expected
+    assert no_parse_process_left()
+
+
+async def test_an_export_parsed_in_a_process_is_indexed_as_one_parsed_here(
+        tmp_path: Path, library_b: Library, redis: Redis, namespace: str) -> None:
+    (tmp_path / "b.xml").write_bytes(MIXED_EXPORT)
+    here = await Harvester(redis, Keys(namespace), parse_process_bytes=None).harvest(library_b)
+    index = UnionIndex(redis, Keys(namespace))
+    keys = ["isbn:9788611164014", "isbn:9780000000002"]
+    indexed_here = await index.lookup(keys)
+    elsewhere = await Harvester(redis, Keys(namespace), parse_process_bytes=0).harvest(library_b)
+    assert (elsewhere.indexed, elsewhere.errors) == (here.indexed, here.errors)
+    assert [(e.code, e.record_id) for e in elsewhere.samples] == [
+        (e.code, e.record_id) for e in here.samples]
+    assert await index.lookup(keys) == indexed_here
+
+
+async def test_an_unreadable_export_fails_in_the_parse_process_too(
+        tmp_path: Path, library_b: Library, process_harvester: Harvester) -> None:
+    path = tmp_path / "b.xml"
+    path.write_bytes(marc_collection(*B_RECORDS))
+    assert (await process_harvester.harvest(library_b)).indexed == 2
+    path.unlink()
+    path.mkdir()  # there, but not a file: the parse process is started and cannot read it
+    report = await process_harvester.harvest(library_b)
+    assert report.failed is not None and "Is a directory" in report.failed
+    assert await process_harvester.index.record_count("B") == 2
+    assert no_parse_process_left()
+
+
+async def test_a_parse_process_that_dies_fails_the_harvest_and_keeps_the_index(
+        tmp_path: Path, library_b: Library, process_harvester: Harvester) -> None:
+    path = tmp_path / "b.xml"
+    old = big_catalog(path, "old", 200, 100_000_000)
+    assert (await process_harvester.harvest(library_b)).indexed == 200
+    new = big_catalog(path, "new", 20_000, 200_000_000)
+
+    killed = False
+
+    def kill_the_parse_process(_: int) -> None:
+        nonlocal killed
+        for process in multiprocessing.active_children():
+            if process.name.startswith("harvest-") and process.pid and not killed:
+                os.kill(process.pid, signal.SIGKILL)
+                killed = True
+
+    report = await process_harvester.harvest(library_b, kill_the_parse_process)
+    assert report.failed is not None and "killed by signal 9" in report.failed
+    assert "FAILED" in report.summary() and report.indexed == 0
+    index = process_harvester.index
+    assert await index.record_count("B") == 200
+    assert len(await index.lookup(old)) == 200
+    assert await index.lookup(new) == {}
+    assert no_parse_process_left()
+
+
+async def test_a_cancelled_harvest_stops_its_parse_process_and_keeps_the_index(
+        tmp_path: Path, library_b: Library, process_harvester: Harvester, redis: Redis,
+        namespace: str) -> None:
+    path = tmp_path / "b.xml"
+    old = big_catalog(path, "old", 200, 100_000_000)
+    assert (await process_harvester.harvest(library_b)).indexed == 200
+    new = big_catalog(path, "new", 20_000, 200_000_000)
+    seen = 0
+    well_under_way = asyncio.Event()
+
+    def progress(count: int) -> None:
+        nonlocal seen
+        seen += count
+        if seen == 2_000:  # a few batches written, more in flight
+            well_under_way.set()
+
+    harvest = asyncio.create_task(process_harvester.harvest(library_b, progress))
+    await well_under_way.wait()
+    harvest.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await harvest
+    assert no_parse_process_left()
+    index = process_harvester.index
+    assert await index.record_count("B") == 200
+    assert len(await index.lookup(old)) == 200
+    # Nothing of the cancelled generation is left, visible or not.
+    assert await index.lookup(new) == {}
+    assert not await redis.exists(*(Keys(namespace).index_match(k) for k in new[:2_000]))
+    generations = await index.generations()
+    assert [k async for k in redis.scan_iter(match=f"{namespace}:index:records:B:*")] == [
+        Keys(namespace).index_records("B", generations["B"]).encode()]
+    # ...and the library can be harvested again at once.
+    big_catalog(path, "again", 10, 300_000_000)
+    assert (await process_harvester.harvest(library_b)).indexed == 10
+
+
+async def test_a_bug_in_the_parse_process_is_reported_with_its_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "b.xml"
+    path.write_bytes(marc_collection(*B_RECORDS))
+
+    def iter_records_with_a_bug(*args: object) -> Iterator[BibRecord | RecordError]:
+        yield from iter_records(*args)  # type: ignore[arg-type]
+        raise RuntimeError("a bug in the reader")
+
+    # A forked parse process runs this module as patched here.
+    monkeypatch.setattr(harvest_service, "iter_records", iter_records_with_a_bug)
+    read: list[BibRecord | RecordError] = []
+    async with ParseProcess(path, HoldingsMapping(), "B", start_method="fork") as items:
+        with pytest.raises(ParseProcessFailed, match="RuntimeError: a bug in the reader"):
+            async for item in items:
+                read.append(item)
+    assert len(read) == 2
+    assert no_parse_process_left()

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
 import pytest
 from redis.asyncio import Redis
 
-from broker.domain.holdings import BibRecord, Holding, ItemStatus
+from broker.domain.holdings import BibRecord, Holding, ItemStatus, MaterialType
 from broker.services.harvest import each
-from broker.store.holdings import Indexable, UnionIndex
+from broker.store.codec import record_json
+from broker.store.holdings import BATCH, Indexable, UnionIndex, record_document
 from broker.store.keys import Keys
 
 
@@ -102,3 +103,40 @@ async def test_incremental_upsert_and_delete(index: UnionIndex) -> None:
     assert await index.delete("C", "c1") is True
     assert await index.delete("C", "c1") is False
     assert await index.lookup(["isbn:9780000000002"]) == {}
+
+
+@pytest.mark.parametrize("record", [
+    BibRecord(record_id="r1", title="Alamut"),
+    BibRecord(record_id="ocm 7", title='Čefurji raus! "Roman" \\ \u2028 \x1f \U0001f4da',
+              material=MaterialType.SCORE, author="Janša, Goran", year=2008,
+              edition="2. izd.", isbns=("9789612415099", "9780306406157"),
+              issns=("1392-012X",), other_ids=("(OCoLC)7",),
+              holdings=(Holding("A", ItemStatus.ON_LOAN, "A-1", "821.163.6", "0001",
+                                date(2031, 1, 15)),
+                        Holding("A", ItemStatus.LOST))),
+])
+def test_the_stored_document_is_record_json_byte_for_byte(record: BibRecord) -> None:
+    assert record_document(record) == record_json(record).encode()
+
+
+async def test_a_cancelled_replacement_drops_what_it_wrote(index: UnionIndex, redis: Redis,
+                                                           namespace: str) -> None:
+    await index.replace("A", each([item("A", f"old{i}", f"97800000{i:05d}") for i in range(50)]))
+    written = asyncio.Event()
+
+    async def slow_export() -> AsyncIterator[Indexable]:
+        for i in range(5 * BATCH):
+            if i == 3 * BATCH + 1:
+                written.set()  # three batches handed to Redis, one of them maybe still in flight
+                await asyncio.sleep(3600)
+            yield item("A", f"new{i}", f"97811111{i:05d}")
+
+    replacing = asyncio.create_task(index.replace("A", slow_export()))
+    await written.wait()
+    replacing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await replacing
+    assert await index.record_count("A") == 50
+    new_keys = [Keys(namespace).index_match(f"isbn:97811111{i:05d}") for i in range(3 * BATCH)]
+    assert await redis.exists(*new_keys) == 0
+    assert len([k async for k in redis.scan_iter(match=f"{namespace}:index:records:A:*")]) == 1
