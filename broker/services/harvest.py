@@ -97,7 +97,7 @@ class HarvestReport:
 
 def search_words(record: BibRecord) -> tuple[str, ...]:
     text = f"{record.title} {record.author or ''}"
-    return tuple(dict.fromkeys(w for w in fold(text).split() if len(w) > 1))
+    return tuple(dict.fromkeys([w for w in fold(text).split() if len(w) > 1]))
 
 
 def indexable(record: BibRecord) -> Indexable | None:

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from broker.domain.holdings import BibRecord, Holding, ItemStatus, MaterialType
 from broker.services.harvest import each
@@ -140,3 +141,19 @@ async def test_a_cancelled_replacement_drops_what_it_wrote(index: UnionIndex, re
     new_keys = [Keys(namespace).index_match(f"isbn:97811111{i:05d}") for i in range(3 * BATCH)]
     assert await redis.exists(*new_keys) == 0
     assert len([k async for k in redis.scan_iter(match=f"{namespace}:index:records:A:*")]) == 1
+
+
+async def test_a_write_that_redis_refuses_fails_and_leaves_the_index_as_it_was(
+        index: UnionIndex, redis: Redis, namespace: str) -> None:
+    await index.replace("A", each([item("A", "a1", "9789612410001")]))
+    # A key of the wrong type under one match key: Redis refuses that one command.
+    await redis.set(Keys(namespace).index_match("isbn:9780000000002"), "not a hash")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await index.replace("A", each([item("A", "a2", "9789612410099"),
+                                       item("A", "a3", "9780000000002"),
+                                       item("A", "a4", "9789612410098")]))
+    assert await index.record_count("A") == 1
+    assert list(await index.lookup(["isbn:9789612410001", "isbn:9789612410099",
+                                    "isbn:9789612410098"])) == ["isbn:9789612410001"]
+    # Every reply was read: the connection serves the next command as usual.
+    assert await redis.get(Keys(namespace).index_match("isbn:9780000000002")) == b"not a hash"
