@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copyreg
 import fcntl
 import gc
 import io
 import multiprocessing
-import operator
 import os
 import pickle
 import signal
@@ -27,7 +25,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess, SpawnProcess
@@ -39,13 +37,13 @@ from typing import Any, Literal, TypeVar
 from redis.asyncio import Redis
 
 from broker.domain.consortium import HoldingsMapping, Library
-from broker.domain.holdings import BibRecord, Holding
+from broker.domain.holdings import BibRecord
 from broker.store.codec import text
 from broker.store.holdings import Indexable, UnionIndex
 from broker.store.keys import Keys
 from connectors.errors import ConnectorError
 from connectors.marc.matchkey import fold, match_keys
-from connectors.marc.records import RecordError, iter_records
+from connectors.marc.records import CopiedRecord, RecordError, iter_copies, records_from_copies
 from connectors.marcfile import MarcFileCatalog
 from connectors.oaipmh import Deletion, HarvestRun, OaiHarvester, Upsert
 
@@ -135,41 +133,23 @@ class ParseProcessFailed(ConnectorError):
 
 # ---------------------------------------------------------------- the parse process
 
-# A frame: the length of a pickled message, then the message: ("items", [BibRecord |
-# RecordError, ...]), ("done",), ("unreadable", OSError) or ("crashed", traceback).
+# A frame: the length of a pickled message, then the message: ("items", [packed
+# CopiedRecord | RecordError, ...]), ("done",), ("unreadable", OSError) or ("crashed",
+# traceback).
 _FRAME = struct.Struct("!Q")
 
 
-def _constructor_call(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    values = operator.attrgetter(*(f.name for f in fields(cls)))
-    return lambda obj: (cls, values(obj))
-
-
-# Frozen slotted dataclasses pickle through Python-level __getstate__/__setstate__,
-# field by field; as one constructor call each they cross processes ten times faster.
-_DISPATCH = copyreg.dispatch_table.copy()
-for _cls in (BibRecord, Holding, RecordError):
-    _DISPATCH[_cls] = _constructor_call(_cls)
-
-
 def _frame(message: tuple[Any, ...]) -> bytes:
-    buffer = io.BytesIO()
-    buffer.write(_FRAME.pack(0))
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _DISPATCH
-    pickler.dump(message)
-    frame = buffer.getbuffer()
-    _FRAME.pack_into(frame, 0, len(frame) - _FRAME.size)
-    return bytes(frame)
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _FRAME.pack(len(body)) + body
 
 
-def _messages(path: str, mapping: HoldingsMapping, library: str
-              ) -> Iterator[tuple[Any, ...]]:
-    # Whatever was read before a failure is sent first, as iter_records yields it.
-    batch: list[BibRecord | RecordError] = []
+def _messages(path: str, holdings_tag: str) -> Iterator[tuple[Any, ...]]:
+    # Whatever was read before a failure is sent first, as iter_copies yields it.
+    batch: list[str | RecordError] = []
     try:
-        for item in iter_records(path, mapping, library):
-            batch.append(item)
+        for item in iter_copies(path, holdings_tag):
+            batch.append(item.pack() if isinstance(item, CopiedRecord) else item)
             if len(batch) == PARSE_BATCH:
                 yield ("items", batch)
                 batch = []
@@ -183,8 +163,8 @@ def _messages(path: str, mapping: HoldingsMapping, library: str
         yield ("crashed", traceback.format_exc())
 
 
-def _parse_export(path: str, mapping: HoldingsMapping, library: str, out: Connection) -> None:
-    """The parse process: ``iter_records`` over the export, sent in batches to ``out``.
+def _parse_export(path: str, holdings_tag: str, out: Connection) -> None:
+    """The parse process: ``iter_copies`` over the export, sent in batches to ``out``.
 
     A full pipe blocks the process, so it never runs more than a few batches ahead of
     the harvest.
@@ -200,7 +180,7 @@ def _parse_export(path: str, mapping: HoldingsMapping, library: str, out: Connec
     gc.freeze()
     with open(out.fileno(), "wb", closefd=False) as stream:
         try:
-            for message in _messages(path, mapping, library):
+            for message in _messages(path, holdings_tag):
                 stream.write(_frame(message))
                 stream.flush()
         except BrokenPipeError:
@@ -229,8 +209,10 @@ def _widen(pipe: Connection) -> None:
 
 
 class ParseProcess:
-    """A MARCXML export read by ``iter_records`` in a process of its own, as an async
-    stream of the same items in the same order.
+    """A MARCXML export read as ``iter_records`` reads it, as an async stream of the
+    same items in the same order, the work shared with a process of its own: there
+    the XML is parsed and the records copied out of it (``iter_copies``), here the
+    copies are read as records (``records_from_copies``).
 
     Use as an async context manager: leaving it stops the process, whether the stream
     was read to its end, reading it failed or the caller was cancelled. A file that
@@ -251,13 +233,11 @@ class ParseProcess:
         self._finished = False
 
     async def __aenter__(self) -> AsyncIterator[BibRecord | RecordError]:
-        # A MappingProxyType does not pickle; the same map as a dict does.
-        mapping = replace(self.mapping, status_map=dict(self.mapping.status_map))
         self._reader, writer = multiprocessing.Pipe(duplex=False)
         try:
             _widen(self._reader)
             self._process = _PROCESS_CLASSES[self.start_method or _start_method()](
-                target=_parse_export, args=(str(self.path), mapping, self.library, writer),
+                target=_parse_export, args=(str(self.path), self.mapping.tag, writer),
                 name=f"harvest-parse-{self.library}", daemon=True)
             try:
                 self._process.start()
@@ -298,12 +278,15 @@ class ParseProcess:
                     f"the parse process of {self.path} ended before the end of the file "
                     f"({await self._exit_status()})", peer=self.library) from None
             if kind == "items":
-                # Handed on one by one and dropped here at once: records that stay
-                # alive for a whole batch get promoted by the garbage collector.
-                items: list[BibRecord | RecordError] = rest[0]
-                items.reverse()
-                while items:
-                    yield items.pop()
+                # Read one by one and dropped at once: anything that stays alive for
+                # a whole batch gets promoted by the garbage collector.
+                copies: list[str | RecordError] = rest[0]
+                copies.reverse()
+                while copies:
+                    copy = copies.pop()
+                    unpacked = CopiedRecord.unpack(copy) if isinstance(copy, str) else copy
+                    for item in records_from_copies((unpacked,), self.mapping, self.library):
+                        yield item
             elif kind == "done":
                 self._finished = True
                 return

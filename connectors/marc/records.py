@@ -16,12 +16,13 @@ further (malformed XML) ends it, with one error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from lxml import etree
 from stdnum import isbn as stdnum_isbn
@@ -82,6 +83,10 @@ class BadRecord(ConnectorError):
 
 # ---------------------------------------------------------------- one record
 
+# A datafield as read: its (code, value) subfields in order.
+_Field = list[tuple[str, str]]
+
+
 
 def parse_record(element: etree._Element, mapping: HoldingsMapping, library: str) -> BibRecord:
     """The ``BibRecord`` of one MARCXML ``record`` element; raises ``BadRecord``.
@@ -96,6 +101,63 @@ def parse_record_with_warnings(
     element: etree._Element, mapping: HoldingsMapping, library: str, position: int = 0
 ) -> tuple[BibRecord, tuple[RecordError, ...]]:
     """The record plus what was wrong but not fatal in it (bad ISBNs and ISSNs)."""
+    return record_from_copy(copy_record(element, mapping.tag, position, library), mapping, library)
+
+
+class CopiedRecord(NamedTuple):
+    """A MARCXML record copied out of its tree (``copy_record``): its leader, its 001
+    and 008, and the datafields ``record_from_copy`` reads, as plain strings.
+
+    Copying is the part of reading a record that needs lxml; the rest works on the
+    copy, which packs into one string (``pack``), so the two can run in different
+    processes. ``position`` is the record's place in its file or response.
+    """
+
+    position: int
+    leader: str
+    controls: dict[str, str]
+    fields: dict[str, list[_Field]]
+
+    def pack(self) -> str:
+        """The copy as one string (``unpack`` reverses it), to send to another process:
+        one object to pickle and for the garbage collector to track, not dozens.
+
+        An absent 001 or 008 comes back empty, which ``record_from_copy`` reads alike.
+        """
+        parts = [_PARTS.join((str(self.position), self.leader, self.controls.get("001", ""),
+                              self.controls.get("008", "")))]
+        for tag, fields in self.fields.items():
+            for subfields in fields:
+                parts.append(_PARTS.join([tag, *chain.from_iterable(subfields)]))
+        return _FIELDS.join(parts)
+
+    @classmethod
+    def unpack(cls, packed: str) -> CopiedRecord:
+        head, *packed_fields = packed.split(_FIELDS)
+        position, leader, f001, f008 = head.split(_PARTS)
+        fields: dict[str, list[_Field]] = {}
+        for packed_field in packed_fields:
+            parts = iter(packed_field.split(_PARTS))
+            tag = next(parts)
+            subfields = list(zip(parts, parts, strict=False))  # (code, value), ...
+            if (same := fields.get(tag)) is None:
+                fields[tag] = [subfields]
+            else:
+                same.append(subfields)
+        return cls(int(position), leader, {"001": f001, "008": f008}, fields)
+
+
+# The separators of a packed copy: control characters that XML (1.0 or 1.1) allows
+# nowhere in a document, raw or as character references, so libxml2 never puts one
+# in a text or an attribute value.
+_PARTS, _FIELDS = "\x1f", "\x1e"
+
+
+def copy_record(
+    element: etree._Element, holdings_tag: str, position: int = 0, library: str | None = None
+) -> CopiedRecord:
+    """What ``record_from_copy`` needs of a MARCXML ``record`` element, holdings in
+    ``holdings_tag`` included; raises ``BadRecord`` for another element."""
     tag = element.tag
     if not isinstance(tag, str):
         raise BadRecord(Problem.NOT_MARCXML, "not an element", peer=library)
@@ -107,7 +169,6 @@ def parse_record_with_warnings(
     leader = ""
     controls: dict[str, str] = {}
     fields: dict[str, list[_Field]] = {}
-    holdings_tag = mapping.tag
     # One pass over the record, copying out only the fields we read as plain
     # tuples: every lxml element touched costs a proxy object and every attribute
     # read a lookup, and a harvest reads millions of records with dozens of fields
@@ -136,7 +197,15 @@ def parse_record_with_warnings(
                 controls[field_tag] = child.text or ""
         elif child_tag == leader_tag:
             leader = child.text or ""
+    return CopiedRecord(position, leader, controls, fields)
 
+
+def record_from_copy(
+    copied: CopiedRecord, mapping: HoldingsMapping, library: str
+) -> tuple[BibRecord, tuple[RecordError, ...]]:
+    """``parse_record_with_warnings`` of the record ``copied`` was copied from; raises
+    ``BadRecord``. ``mapping.tag`` must be the holdings tag it was copied with."""
+    position, leader, controls, fields = copied
     record_id = controls.get("001", "").strip()
     if not record_id:
         raise BadRecord(Problem.MISSING_001, "record without a 001 control number", peer=library)
@@ -157,13 +226,10 @@ def parse_record_with_warnings(
         isbns=_isbns(fields.get("020"), record_id, position, warnings),
         issns=_issns(fields.get("022"), record_id, position, warnings),
         other_ids=_other_ids(fields),
-        holdings=_holdings(fields.get(holdings_tag), mapping, library),
+        holdings=_holdings(fields.get(mapping.tag), mapping, library),
     )
     return record, tuple(warnings)
 
-
-# A datafield as read: its (code, value) subfields in order.
-_Field = list[tuple[str, str]]
 
 _WANTED = frozenset(
     ("020", "022", "024", "035", "100", "110", "111", "245", "250", "260", "264", "700")
@@ -410,17 +476,45 @@ def iter_records(
     that declares entities (XXE, "billion laughs") is refused before any record is
     used; malformed XML yields one "broken-xml" error and ends the iteration.
     ``source`` is a path or a binary file object (which is left open).
+
+    This is ``records_from_copies(iter_copies(source, mapping.tag), ...)``: the XML
+    half and the MARC half, which may run in different processes.
     """
+    return records_from_copies(iter_copies(source, mapping.tag), mapping, library)
+
+
+def iter_copies(
+    source: str | Path | BinaryIO, holdings_tag: str
+) -> Iterator[CopiedRecord | RecordError]:
+    """The XML half of ``iter_records``: each record copied out of the stream
+    (``copy_record``), and the errors of the XML itself (not-utf8, entities, broken
+    XML, no records at all)."""
     if isinstance(source, str | Path):
         with open(source, "rb") as stream:
-            yield from _iter_stream(stream, mapping, library)
+            yield from _iter_stream(stream, holdings_tag)
     else:
-        yield from _iter_stream(source, mapping, library)
+        yield from _iter_stream(source, holdings_tag)
 
 
-def _iter_stream(
-    stream: BinaryReader, mapping: HoldingsMapping, library: str
+def records_from_copies(
+    items: Iterable[CopiedRecord | RecordError], mapping: HoldingsMapping, library: str
 ) -> Iterator[BibRecord | RecordError]:
+    """The MARC half of ``iter_records``: each copy read as a record, followed by its
+    warnings, or as the ``RecordError`` that makes it unusable; errors pass through."""
+    for item in items:
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        try:
+            record, warnings = record_from_copy(item, mapping, library)
+        except BadRecord as exc:
+            yield RecordError(item.position, exc.record_id, exc.code, exc.message)
+        else:
+            yield record
+            yield from warnings
+
+
+def _iter_stream(stream: BinaryReader, holdings_tag: str) -> Iterator[CopiedRecord | RecordError]:
     guard = Utf8Guard(stream)
     context = etree.iterparse(
         guard,
@@ -454,15 +548,7 @@ def _iter_stream(
                     f"{bad} byte sequence(s) that are not UTF-8 or not allowed in XML",
                 )
             else:
-                try:
-                    record, warnings = parse_record_with_warnings(
-                        element, mapping, library, position
-                    )
-                except BadRecord as exc:
-                    yield RecordError(position, exc.record_id, exc.code, exc.message)
-                else:
-                    yield record
-                    yield from warnings
+                yield copy_record(element, holdings_tag, position)
             _free(element)
     except etree.XMLSyntaxError as exc:
         if guard.declares_entities and not doctype_checked:

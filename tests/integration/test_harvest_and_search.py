@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,7 +23,7 @@ from broker.settings import Settings
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.web.app import create_app
-from connectors.marc.records import RecordError, iter_records
+from connectors.marc.records import CopiedRecord, RecordError, iter_copies, iter_records
 
 from builders import TWO_FILE_CONSORTIUM, marc_collection, marc_record, write_consortium
 
@@ -323,12 +324,12 @@ async def test_a_bug_in_the_parse_process_is_reported_with_its_traceback(
     path = tmp_path / "b.xml"
     path.write_bytes(marc_collection(*B_RECORDS))
 
-    def iter_records_with_a_bug(*args: object) -> Iterator[BibRecord | RecordError]:
-        yield from iter_records(*args)  # type: ignore[arg-type]
+    def iter_copies_with_a_bug(*args: Any) -> Iterator[CopiedRecord | RecordError]:
+        yield from iter_copies(*args)
         raise RuntimeError("a bug in the reader")
 
     # A forked parse process runs this module as patched here.
-    monkeypatch.setattr(harvest_service, "iter_records", iter_records_with_a_bug)
+    monkeypatch.setattr(harvest_service, "iter_copies", iter_copies_with_a_bug)
     read: list[BibRecord | RecordError] = []
     async with ParseProcess(path, HoldingsMapping(), "B", start_method="fork") as items:
         with pytest.raises(ParseProcessFailed, match="RuntimeError: a bug in the reader"):

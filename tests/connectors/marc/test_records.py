@@ -23,12 +23,15 @@ from broker.domain.holdings import BibRecord, Holding, ItemStatus, MaterialType
 from connectors.marc.matchkey import _FOLD, fold, match_keys
 from connectors.marc.records import (
     BadRecord,
+    CopiedRecord,
     Problem,
     RecordError,
     Utf8Guard,
+    iter_copies,
     iter_records,
     parse_record,
     parse_record_with_warnings,
+    records_from_copies,
 )
 from connectors.marcfile import MarcFileCatalog
 
@@ -792,3 +795,35 @@ def test_marc_file_catalog_reads_afresh_and_reports_a_missing_file(tmp_path: Pat
     assert summary(list(catalog.records())) == ["R1"]
     path.write_bytes(collection(GOOD_2, GOOD_3))
     assert summary(list(catalog.records())) == ["R2", "R3"]
+
+
+# ---------------------------------------------------------------- the two halves
+
+PACKING = collection(
+    marcxml(
+        ("020", [("a", "0-306-40615-2 (hbk.)"), ("z", "")]),
+        ("100", [("a", "Jansen, Pieter,")]),
+        ("245", [("a", "Sonata ="), ("b", "Sonate /"), ("n", "Vol. 2")]),
+        ("264", [("c", "©2018")], " ", "4"),
+        ("264", [("c", "[2019]")], " ", "1"),
+        ("852", [("b", "CEN"), ("h", ""), ("b", "NOR"), ("y", "o"), ("d", "2031-01-01")]),
+        ("852", []),
+        control={"001": " R1 ", "008": "950101s1995    lv            000 0 lav d"},
+    ),
+    marcxml(T245, ("020", [("a", "978-0-000-00000-1")]), ("022", [("a", "1234-5678")])),
+    marcxml(T245, control={}),
+    marcxml(("245", [("a", "")]), ("500", [("a", "Ignored")]), control={"001": "R4"}),
+    marcxml(("245", [("a", "Čefurji raus!  ")]), control={"001": "R5", "008": ""}),
+)
+
+
+@pytest.mark.parametrize("data", [PACKING, (FIXTURES / "catalog.xml").read_bytes()])
+def test_the_xml_half_and_the_marc_half_read_what_iter_records_reads(data: bytes) -> None:
+    expected = read(data)
+    copies = list(iter_copies(io.BytesIO(data), MAPPING_852.tag))
+    assert list(records_from_copies(copies, MAPPING_852, "TST")) == expected
+    # ...also when the copies travel packed, as they do between processes.
+    packed = [c.pack() if isinstance(c, CopiedRecord) else c for c in copies]
+    unpacked = [CopiedRecord.unpack(c) if isinstance(c, str) else c for c in packed]
+    assert list(records_from_copies(unpacked, MAPPING_852, "TST")) == expected
+    assert {type(item) for item in expected} == {BibRecord, RecordError}
