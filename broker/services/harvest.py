@@ -4,8 +4,9 @@ A MARC file export replaces the library's records in one visible step. Bad recor
 are counted by their problem code and skipped; a harvest that breaks off leaves
 what the index already held untouched.
 
-A large export is parsed in a process of its own (``ParseProcess``) while this one
-writes to Redis: parsing and indexing each get a core.
+The XML of a large export is parsed in a process of its own (``ParseProcess``),
+which sends copies of the records here to be read, keyed and written to Redis: two
+stages, each on a core of its own.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ PARSE_PROCESS_BYTES = 16_000_000
 # Items per message from the parse process: large enough that a message costs little,
 # small enough that memory stays flat.
 PARSE_BATCH = 100
+# Room in the pipe from the parse process, and in this process's buffer behind it.
 PIPE_BYTES = 1 << 20
 T = TypeVar("T")
 StartMethod = Literal["spawn", "fork"]
@@ -278,15 +280,9 @@ class ParseProcess:
                     f"the parse process of {self.path} ended before the end of the file "
                     f"({await self._exit_status()})", peer=self.library) from None
             if kind == "items":
-                # Read one by one and dropped at once: anything that stays alive for
-                # a whole batch gets promoted by the garbage collector.
-                copies: list[str | RecordError] = rest[0]
-                copies.reverse()
-                while copies:
-                    copy = copies.pop()
-                    unpacked = CopiedRecord.unpack(copy) if isinstance(copy, str) else copy
-                    for item in records_from_copies((unpacked,), self.mapping, self.library):
-                        yield item
+                for item in records_from_copies(map(_unpacked, rest[0]), self.mapping,
+                                                self.library):
+                    yield item
             elif kind == "done":
                 self._finished = True
                 return
@@ -305,6 +301,10 @@ class ParseProcess:
         if code is None:
             return "it stopped answering"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+
+def _unpacked(item: str | RecordError) -> CopiedRecord | RecordError:
+    return CopiedRecord.unpack(item) if isinstance(item, str) else item
 
 
 async def _exited(process: BaseProcess, seconds: float) -> bool:
