@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,37 @@ async def test_a_bug_in_the_parse_process_is_reported_with_its_traceback(
                 read.append(item)
     assert len(read) == 2
     assert no_parse_process_left()
+
+
+def resident_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+async def test_a_parse_process_streams_in_flat_memory(tmp_path: Path) -> None:
+    path = tmp_path / "b.xml"
+    big_catalog(path, "r", 25_000, 100_000_000)
+    mapping = HoldingsMapping(tag="852", status="y")
+    seen = 0
+    async with ParseProcess(path, mapping, "B") as items:
+        [child] = [p for p in multiprocessing.active_children() if p.name.startswith("harvest-")]
+        assert child.pid is not None
+        tracemalloc.start()
+        try:
+            async for _ in items:
+                seen += 1
+                if seen == 2_000:
+                    child_early = resident_bytes(child.pid)
+                    tracemalloc.reset_peak()
+                elif seen == 15_000:  # the parse process is still some way from the end
+                    child_late = resident_bytes(child.pid)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert seen == 25_000
+    # Neither process keeps what it has read: the child frees the tree as it goes,
+    # and this process holds no more than the batches in the pipe's buffer.
+    assert child_late - child_early < 16_000_000, "the parse process grew"
+    assert peak < 8_000_000, f"Python peak {peak} bytes in the harvesting process"
