@@ -106,9 +106,15 @@ def indexable(record: BibRecord) -> Indexable | None:
 
 
 async def each(items: Iterable[T]) -> AsyncIterator[T]:
-    """A file export read in the harvesting process itself, as an async stream."""
-    for item in items:
+    """A file export read in the harvesting process itself, as an async stream.
+
+    Reading never waits, so every hundred items it lets the event loop run: the Redis
+    write in flight goes on meanwhile instead of when the reading ends.
+    """
+    for count, item in enumerate(items, 1):
         yield item
+        if count % 100 == 0:
+            await asyncio.sleep(0)
 
 
 async def harvest_items(items: AsyncIterable[BibRecord | RecordError], report: HarvestReport,
@@ -283,6 +289,9 @@ class ParseProcess:
                 for item in records_from_copies(map(_unpacked, rest[0]), self.mapping,
                                                 self.library):
                     yield item
+                # Reading records never waits, so without this the Redis write in
+                # flight would only make progress when this stream runs dry.
+                await asyncio.sleep(0)
             elif kind == "done":
                 self._finished = True
                 return
