@@ -11,6 +11,10 @@ layout, described by its ``HoldingsMapping``.
 The reader is forgiving in the way pymarc's is: a bad record becomes a ``RecordError``
 with a stable code and the iteration goes on; only a document that cannot be read any
 further (malformed XML) ends it, with one error.
+
+Reading a record has two halves: copying what we read out of the XML tree
+(``copy_record``, the part that needs lxml) and reading the copy as MARC
+(``record_from_copy``). A harvest runs them in different processes.
 """
 
 from __future__ import annotations
@@ -85,7 +89,6 @@ class BadRecord(ConnectorError):
 
 # A datafield as read: its (code, value) subfields in order.
 _Field = list[tuple[str, str]]
-
 
 
 def parse_record(element: etree._Element, mapping: HoldingsMapping, library: str) -> BibRecord:
