@@ -13,13 +13,32 @@ values are those of the NCIP schemes
   Unauthorized Service For Agency/System, Unknown Agency, Unknown System,
   Unsupported Service;
 - lookupuserprocessingerror.scm: Element Rule Violated, Non-Unique User, Unknown
-  User, User Access Denied, User Authentication Failed.
+  User, User Access Denied, User Authentication Failed;
+- acceptitemprocessingerror.scm: Cannot Accept Item, Cannot Guarantee Restrictions
+  On Use, Element Rule Violated, Unknown Item, Unknown Request, Unknown User, User
+  Ineligible To Check Out This Item;
+- checkoutitemprocessingerror.scm: Item Does Not Circulate, Maximum Check Outs
+  Exceeded, Resource Cannot Be Provided, Unknown Item, Unknown Request, Unknown User,
+  Unsupported Shipping Address Type, User Authentication Failed, User Blocked, User
+  Ineligible To Check Out This Item;
+- checkinitemprocessingerror.scm: Item Not Checked Out, Unknown Item;
+- renewitemprocessingerror.scm: Item Not Checked Out, Item Not Renewable, Maximum
+  Renewals Exceeded, Renewal Not Allowed - Item Has Outstanding Requests, Unknown
+  Item, Unknown User, User Authentication Failed, User Blocked, User Ineligible To
+  Renew This Item.
 
 ``PROBLEMS`` maps the value (case and spacing ignored) to a class. The scheme is not
 part of the key: responders write the v1_0 or the v2_0 scheme URI, or none at all,
-for the same value. "Unknown User" maps to ``None``: it is the register's answer
-"no such patron", not a failure. A value not in the table raises the base
-``NcipProblem`` with the type as written.
+for the same value, and the services share values ("Unknown Item" means the same in
+each). A value not in the table raises the base ``NcipProblem`` with the type as
+written. "Unknown User" is ``UnknownUser`` like any other; only the reading of a
+LookupUserResponse takes it as the register's answer "no such patron" (see
+``is_unknown_user``).
+
+What is worth trying again is told by class, not by the caller's guess: a
+"Temporary Processing Failure" and a response that is not NCIP are both a
+``RegisterUnavailable`` (for the borrower check) and a ``CirculationUnavailable``
+(for the circulation messages), whichever service was asked.
 
 Messages of these exceptions never carry ``ProblemValue``: it is often the card
 number asked for, and nothing personal goes into logs.
@@ -43,17 +62,25 @@ class Problem:
     value: str | None = None
 
 
-class NcipBadResponse(BadResponse, RegisterUnavailable):
-    """The register answered, but not with an NCIP 2.02 LookupUserResponse we can
-    read (not XML, too large, entity declarations, another namespace or message).
+class CirculationUnavailable(ConnectorError):
+    """The home library's NCIP responder did not take a circulation message (Accept
+    Item, Check Out Item, Check In Item, Renew Item): no answer in time, a refused
+    connection, an HTTP error, or an answer that is not NCIP. Try again later: the
+    library system has not said no."""
 
-    It is both a ``BadResponse`` (what happened) and a ``RegisterUnavailable`` (what
-    the borrower check makes of it: the register cannot say, try again later).
+
+class NcipBadResponse(BadResponse, RegisterUnavailable, CirculationUnavailable):
+    """The responder answered, but not with the NCIP 2.02 response we asked for (not
+    XML, too large, entity declarations, another namespace or message).
+
+    It is a ``BadResponse`` (what happened), and a ``RegisterUnavailable`` and a
+    ``CirculationUnavailable`` (what the borrower check and the circulation make of
+    it: the library system cannot say now, try again later).
     """
 
 
 class NcipProblem(ConnectorError):
-    """The register answered with an NCIP Problem other than "Unknown User"."""
+    """The responder answered with an NCIP Problem."""
 
     def __init__(self, problem: Problem, *, peer: str | None = None) -> None:
         text = problem.type
@@ -90,11 +117,11 @@ class UnknownValueFromKnownScheme(MessagingError):
 
 
 class ServiceRefused(NcipProblem):
-    """The responder will not run LookupUser for us (not offered, not authorised)."""
+    """The responder will not run the service for us (not offered, not authorised)."""
 
 
 class UnknownService(ServiceRefused):
-    """Unknown Service / Unsupported Service: no LookupUser at this responder."""
+    """Unknown Service / Unsupported Service: the responder does not offer it."""
 
 
 class Unauthorized(ServiceRefused):
@@ -114,13 +141,19 @@ class ElementRuleViolated(NcipProblem):
     message was read but a value in it was refused."""
 
 
-class TemporaryProcessingFailure(NcipProblem, RegisterUnavailable):
-    """Temporary Processing Failure: the register is up but cannot answer now; the
-    borrower check treats it as unavailable and tries again."""
+class TemporaryProcessingFailure(NcipProblem, RegisterUnavailable, CirculationUnavailable):
+    """Temporary Processing Failure: the library system is up but cannot answer now;
+    the borrower check and the circulation treat it as unavailable and try again."""
 
 
 class UserProblem(NcipProblem):
-    """A LookupUser processing error about the user other than "Unknown User"."""
+    """A processing error about the user."""
+
+
+class UnknownUser(UserProblem):
+    """Unknown User: no patron with that identifier. For LookupUser this is the
+    register's answer (``parse_lookup_user_response`` returns ``None``); for the
+    circulation services it is a refusal."""
 
 
 class NonUniqueUser(UserProblem):
@@ -135,12 +168,58 @@ class UserAuthenticationFailed(UserProblem):
     """User Authentication Failed (AuthenticationInput lookups)."""
 
 
+class UserBlocked(UserProblem):
+    """User Blocked: the patron's blocks bar the check-out or renewal."""
+
+
+class UserIneligible(UserProblem):
+    """User Ineligible To Check Out (or To Renew) This Item: the item's use
+    restrictions and the patron's privileges do not go together."""
+
+
+class ItemProblem(NcipProblem):
+    """A circulation processing error about the item or the request."""
+
+
+class UnknownItem(ItemProblem):
+    """Unknown Item: the library system has no item with that ItemId (never
+    accepted, or already removed)."""
+
+
+class UnknownRequest(ItemProblem):
+    """Unknown Request: the RequestId is not known there."""
+
+
+class CannotAcceptItem(ItemProblem):
+    """Cannot Accept Item / Cannot Guarantee Restrictions On Use: Accept Item
+    refused."""
+
+
+class ItemDoesNotCirculate(ItemProblem):
+    """Item Does Not Circulate / Resource Cannot Be Provided / Unsupported Shipping
+    Address Type: Check Out Item refused for the item's sake."""
+
+
+class MaximumCheckOutsExceeded(UserProblem):
+    """Maximum Check Outs Exceeded: the patron has as many loans as allowed."""
+
+
+class ItemNotCheckedOut(ItemProblem):
+    """Item Not Checked Out: Check In Item or Renew Item of an item not on loan
+    (also the answer to a check-in tried again after its first answer was lost)."""
+
+
+class RenewalRefused(ItemProblem):
+    """Item Not Renewable, Maximum Renewals Exceeded, Renewal Not Allowed - Item Has
+    Outstanding Requests."""
+
+
 UNKNOWN_USER = "unknown user"
 
-# ProblemType value (normalised by ``problem_key``) -> class; None = no such patron.
-PROBLEMS: dict[str, type[NcipProblem] | None] = {
-    # lookupuserprocessingerror.scm
-    UNKNOWN_USER: None,
+# ProblemType value (normalised by ``problem_key``) -> class.
+PROBLEMS: dict[str, type[NcipProblem]] = {
+    # lookupuserprocessingerror.scm (and the item services' own "Unknown User")
+    UNKNOWN_USER: UnknownUser,
     "non-unique user": NonUniqueUser,
     "user access denied": UserAccessDenied,
     "user authentication failed": UserAuthenticationFailed,
@@ -166,6 +245,23 @@ PROBLEMS: dict[str, type[NcipProblem] | None] = {
     "unknown scheme": UnknownScheme,
     "unknown service": UnknownService,
     "unknown value from known scheme": UnknownValueFromKnownScheme,
+    # acceptitemprocessingerror.scm, checkoutitemprocessingerror.scm,
+    # checkinitemprocessingerror.scm, renewitemprocessingerror.scm
+    "cannot accept item": CannotAcceptItem,
+    "cannot guarantee restrictions on use": CannotAcceptItem,
+    "unknown item": UnknownItem,
+    "unknown request": UnknownRequest,
+    "item does not circulate": ItemDoesNotCirculate,
+    "resource cannot be provided": ItemDoesNotCirculate,
+    "unsupported shipping address type": ItemDoesNotCirculate,
+    "maximum check outs exceeded": MaximumCheckOutsExceeded,
+    "user blocked": UserBlocked,
+    "user ineligible to check out this item": UserIneligible,
+    "user ineligible to renew this item": UserIneligible,
+    "item not checked out": ItemNotCheckedOut,
+    "item not renewable": RenewalRefused,
+    "maximum renewals exceeded": RenewalRefused,
+    "renewal not allowed - item has outstanding requests": RenewalRefused,
 }
 
 
@@ -175,12 +271,11 @@ def problem_key(problem_type: str) -> str:
 
 
 def is_unknown_user(problem: Problem) -> bool:
+    """Whether ``problem`` is "Unknown User", the register's "no such patron"."""
     return problem_key(problem.type) == UNKNOWN_USER
 
 
 def error_for(problem: Problem, *, peer: str | None = None) -> NcipProblem:
-    """The exception for a Problem that is not "Unknown User"."""
-    cls = PROBLEMS.get(problem_key(problem.type), NcipProblem)
-    if cls is None:
-        raise ValueError("Unknown User is an answer, not an error")
-    return cls(problem, peer=peer)
+    """The exception for ``problem`` by ``PROBLEMS``; the base ``NcipProblem`` for a
+    value the table does not know."""
+    return PROBLEMS.get(problem_key(problem.type), NcipProblem)(problem, peer=peer)

@@ -1,7 +1,9 @@
-"""NCIP 2.02 LookupUser: the request the broker writes and the response it reads. Pure.
+"""NCIP 2.02 messages: the requests the broker writes and the responses it reads. Pure.
 
-Implements the LookupUser service of NCIP 2.02 (ANSI/NISO Z39.83-1-2012, Part 1
-"Lookup User"; Part 2, the XML schema ncip_v2_02.xsd). The schema's target namespace
+Implements, of NCIP 2.02 (ANSI/NISO Z39.83-1-2012, Part 1; Part 2, the XML schema
+ncip_v2_02.xsd), the LookupUser service for the borrower check and the circulation
+services by which the home library's system learns of an interlibrary loan: Accept
+Item, Check Out Item, Check In Item and Renew Item. The schema's target namespace
 is http://www.niso.org/2008/ncip with ``elementFormDefault`` *and*
 ``attributeFormDefault`` "qualified": every element and every attribute of the
 message is in that namespace, so ``NCIPMessage``'s required ``version`` and each
@@ -52,12 +54,22 @@ A ``Problem`` in the response (in ``LookupUserResponse``, or directly in
 ``NCIPMessage`` for messaging errors) maps through ``connectors.ncip.errors.PROBLEMS``:
 "Unknown User" is ``None`` (no such patron), anything else raises its
 ``NcipProblem``.
+
+The circulation messages (see ``accept_item_request`` and the functions after it)
+name the patron by ``UserId`` as LookupUser does and the loaned item by ``ItemId``
+(the home library's ``AgencyId`` and the temporary barcode as
+``ItemIdentifierValue``); Accept Item names the broker's request by ``RequestId``
+(the broker's ``AgencyId`` and its request id). Their responses are read by one
+function, ``parse_circulation_response``: they differ only in which of ``ItemId``,
+``UserId`` and ``DateDue`` they carry, and every Problem in them raises its
+``NcipProblem``, "Unknown User" (``UnknownUser``) too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -116,6 +128,18 @@ MINOR_UNITS: dict[str, int] = {
 }  # fmt: skip
 DEFAULT_MINOR_UNIT = 2
 
+# The values of requestedactiontype.scm (NCIP 2.02 Part 1, "Requested Action Type"):
+# what the home library does with an item that Accept Item announces.
+HOLD_FOR_PICKUP = "Hold For Pickup"
+REQUESTED_ACTION_TYPES = frozenset(
+    {"Circulate", "Circulate And Notify", HOLD_FOR_PICKUP, "Hold For Pickup And Notify"}
+)
+ACCEPT_ITEM = "AcceptItem"
+CHECK_OUT_ITEM = "CheckOutItem"
+CHECK_IN_ITEM = "CheckInItem"
+RENEW_ITEM = "RenewItem"
+CIRCULATION_SERVICES = frozenset({ACCEPT_ITEM, CHECK_OUT_ITEM, CHECK_IN_ITEM, RENEW_ITEM})
+
 # A LookupUserResponse without loaned and requested items is a few kilobytes; a
 # megabyte is a responder gone wrong.
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -127,7 +151,7 @@ def _q(name: str) -> str:
     return f"{{{NCIP_NS}}}{name}"
 
 
-# --- the request ---------------------------------------------------------------------
+# --- the requests ----------------------------------------------------------------------
 
 
 def lookup_user_request(
@@ -148,34 +172,144 @@ def lookup_user_request(
     ``UserFiscalAccountDesired`` for the fines. Raises ``ValueError`` for an empty
     card number or agency, or an element type that userelementtype.scm lacks.
     """
-    card = card_number.strip()
-    if not card:
-        raise ValueError("the card number is empty")
-    if not from_agency.strip() or not to_agency.strip():
-        raise ValueError("FromAgencyId and ToAgencyId must not be empty")
     unknown = [t for t in element_types if t not in USER_ELEMENT_TYPES]
     if unknown:
         raise ValueError(f"not values of userelementtype.scm: {', '.join(unknown)}")
-
-    root = etree.Element(_q("NCIPMessage"), nsmap={NCIP_PREFIX: NCIP_NS})
-    root.set(_q("version"), NCIP_VERSION)
-    lookup = etree.SubElement(root, _q("LookupUser"))
-    header = etree.SubElement(lookup, _q("InitiationHeader"))
-    etree.SubElement(etree.SubElement(header, _q("FromAgencyId")), _q("AgencyId")).text = (
-        from_agency.strip()
-    )
-    etree.SubElement(etree.SubElement(header, _q("ToAgencyId")), _q("AgencyId")).text = (
-        to_agency.strip()
-    )
-    user_id = etree.SubElement(lookup, _q("UserId"))
-    etree.SubElement(user_id, _q("AgencyId")).text = to_agency.strip()
-    etree.SubElement(user_id, _q("UserIdentifierValue")).text = card
+    root, lookup = _request("LookupUser", from_agency, to_agency)
+    _identifier(lookup, "UserId", to_agency, "UserIdentifierValue", card_number, "card number")
     for element_type in dict.fromkeys(element_types):
         element = etree.SubElement(lookup, _q("UserElementType"))
         element.set(_q("Scheme"), USER_ELEMENT_TYPE_SCHEME)
         element.text = element_type
     if fiscal_account:
         etree.SubElement(lookup, _q("UserFiscalAccountDesired"))
+    return _serialise(root)
+
+
+def accept_item_request(
+    request_id: str,
+    card_number: str,
+    item_id: str,
+    *,
+    title: str,
+    author: str | None = None,
+    due: date | None = None,
+    from_agency: str,
+    to_agency: str,
+    action: str = HOLD_FOR_PICKUP,
+) -> bytes:
+    """An AcceptItem message (NCIP 2.02 Part 1, "Accept Item"): the interlibrary
+    loan of the broker's request ``request_id`` has arrived at the home library as
+    item ``item_id`` (a temporary barcode) for the patron with ``card_number``.
+
+    In the schema's order: ``RequestId`` (``from_agency``, the broker, issued the
+    request id), ``RequestedActionType`` ``action`` (a value of
+    requestedactiontype.scm, written without a Scheme as NCIP 2.02 allows),
+    ``UserId`` and ``ItemId`` (both ``to_agency``'s), and ``ItemOptionalFields`` with
+    the ``BibliographicDescription`` (``Author``, then ``Title``) and, given ``due``,
+    the ``DateDue``. Raises ``ValueError`` for an empty id, title or agency, or an
+    ``action`` that requestedactiontype.scm lacks.
+    """
+    if action not in REQUESTED_ACTION_TYPES:
+        raise ValueError(f"not a value of requestedactiontype.scm: {action!r}")
+    title = _required(title, "title")
+    root, accept = _request(ACCEPT_ITEM, from_agency, to_agency)
+    _identifier(accept, "RequestId", from_agency, "RequestIdentifierValue", request_id,
+                "request id")
+    etree.SubElement(accept, _q("RequestedActionType")).text = action
+    _identifier(accept, "UserId", to_agency, "UserIdentifierValue", card_number, "card number")
+    _identifier(accept, "ItemId", to_agency, "ItemIdentifierValue", item_id, "item id")
+    fields = etree.SubElement(accept, _q("ItemOptionalFields"))
+    description = etree.SubElement(fields, _q("BibliographicDescription"))
+    if author and author.strip():
+        etree.SubElement(description, _q("Author")).text = author.strip()
+    etree.SubElement(description, _q("Title")).text = title
+    if due is not None:
+        etree.SubElement(fields, _q("DateDue")).text = _end_of(due)
+    return _serialise(root)
+
+
+def check_out_item_request(
+    card_number: str, item_id: str, *, from_agency: str, to_agency: str
+) -> bytes:
+    """A CheckOutItem message (NCIP 2.02 Part 1, "Check Out Item"): lend item
+    ``item_id`` to the patron with ``card_number`` (``UserId``, then ``ItemId``).
+    Raises ``ValueError`` for an empty id or agency."""
+    return _user_item_request(CHECK_OUT_ITEM, card_number, item_id, from_agency, to_agency)
+
+
+def check_in_item_request(item_id: str, *, from_agency: str, to_agency: str) -> bytes:
+    """A CheckInItem message (NCIP 2.02 Part 1, "Check In Item"): item ``item_id``
+    is back. Raises ``ValueError`` for an empty id or agency."""
+    root, check_in = _request(CHECK_IN_ITEM, from_agency, to_agency)
+    _identifier(check_in, "ItemId", to_agency, "ItemIdentifierValue", item_id, "item id")
+    return _serialise(root)
+
+
+def renew_item_request(
+    card_number: str, item_id: str, *, from_agency: str, to_agency: str
+) -> bytes:
+    """A RenewItem message (NCIP 2.02 Part 1, "Renew Item"): extend the loan of item
+    ``item_id`` to the patron with ``card_number`` (``UserId``, then ``ItemId``).
+    Raises ``ValueError`` for an empty id or agency."""
+    return _user_item_request(RENEW_ITEM, card_number, item_id, from_agency, to_agency)
+
+
+def _user_item_request(
+    service: str, card_number: str, item_id: str, from_agency: str, to_agency: str
+) -> bytes:
+    # Check Out Item and Renew Item begin alike: UserId, then ItemId.
+    root, element = _request(service, from_agency, to_agency)
+    _identifier(element, "UserId", to_agency, "UserIdentifierValue", card_number, "card number")
+    _identifier(element, "ItemId", to_agency, "ItemIdentifierValue", item_id, "item id")
+    return _serialise(root)
+
+
+def _request(
+    service: str, from_agency: str, to_agency: str
+) -> tuple[etree._Element, etree._Element]:
+    """A new ``NCIPMessage`` (NCIP 2.02 Part 2) and its ``service`` element, which
+    holds so far the ``InitiationHeader`` from ``from_agency`` to ``to_agency``."""
+    from_agency = _required(from_agency, "FromAgencyId")
+    to_agency = _required(to_agency, "ToAgencyId")
+    root = etree.Element(_q("NCIPMessage"), nsmap={NCIP_PREFIX: NCIP_NS})
+    root.set(_q("version"), NCIP_VERSION)
+    element = etree.SubElement(root, _q(service))
+    header = etree.SubElement(element, _q("InitiationHeader"))
+    etree.SubElement(etree.SubElement(header, _q("FromAgencyId")), _q("AgencyId")).text = (
+        from_agency
+    )
+    etree.SubElement(etree.SubElement(header, _q("ToAgencyId")), _q("AgencyId")).text = (
+        to_agency
+    )
+    return root, element
+
+
+def _identifier(
+    parent: etree._Element, name: str, agency: str, value_name: str, value: str, what: str
+) -> None:
+    """``UserId``, ``ItemId`` or ``RequestId``: the ``AgencyId`` whose identifier it
+    is, then the identifier itself as ``value_name``."""
+    value = _required(value, what)
+    identifier = etree.SubElement(parent, _q(name))
+    etree.SubElement(identifier, _q("AgencyId")).text = agency.strip()
+    etree.SubElement(identifier, _q(value_name)).text = value
+
+
+def _required(text: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ValueError(f"the {what} is empty")
+    return text
+
+
+def _end_of(day: date) -> str:
+    # A due date is a day at the home library; without a time zone an xs:dateTime is
+    # the library's own local time, which is all the broker knows of it.
+    return f"{day.isoformat()}T23:59:59"
+
+
+def _serialise(root: etree._Element) -> bytes:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
@@ -255,21 +389,84 @@ def parse_lookup_user_response(
     readable LookupUserResponse, and the ``NcipProblem`` of any other Problem.
     ``today`` decides which blocks and privileges are in force (default: today).
     """
-    root = parse_message(body, peer=peer, max_bytes=max_bytes)
-    problems = parse_problems(root)
-    response = root.find(_q("LookupUserResponse"))
-    if response is None and not problems:
-        first = next(iter(root), None)
-        name = etree.QName(first).localname if first is not None else "nothing"
-        raise NcipBadResponse(f"not a LookupUserResponse: the message holds {name}", peer=peer)
-    if response is not None:
-        problems.extend(parse_problems(response))
+    response, problems = _service_response(
+        body, "LookupUserResponse", peer=peer, max_bytes=max_bytes
+    )
     if problems or response is None:
         errors = [p for p in problems if not is_unknown_user(p)]
         if errors:
             raise error_for(errors[0], peer=peer)
         return None
     return _entry(response, card_number.strip(), today or date.today(), peer)
+
+
+@dataclass(frozen=True, slots=True)
+class CirculationResponse:
+    """What an Accept Item, Check Out Item, Check In Item or Renew Item response
+    said, with the message as it came, for the audit log.
+
+    ``item_id`` and ``card_number`` are the ``ItemIdentifierValue`` and
+    ``UserIdentifierValue`` the responder wrote (``None`` where the response has
+    none); ``due`` is the ``DateDue`` (``None``: no due date, as with an
+    ``IndeterminateLoanPeriodFlag`` or a ``Pending`` renewal).
+    """
+
+    service: str
+    item_id: str | None
+    card_number: str | None
+    due: date | None
+    raw: bytes
+
+
+def parse_circulation_response(
+    body: bytes,
+    service: str,
+    *,
+    peer: str | None = None,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+) -> CirculationResponse:
+    """The response to the circulation ``service`` (``ACCEPT_ITEM``,
+    ``CHECK_OUT_ITEM``, ``CHECK_IN_ITEM`` or ``RENEW_ITEM``): NCIP 2.02 Part 1,
+    "Accept Item Response", "Check Out Item Response", "Check In Item Response",
+    "Renew Item Response".
+
+    Raises ``NcipBadResponse`` for anything that is not that response, and the
+    ``NcipProblem`` of its first Problem (``UnknownUser`` included: only LookupUser
+    takes "Unknown User" for an answer).
+    """
+    if service not in CIRCULATION_SERVICES:
+        raise ValueError(f"not a circulation service: {service!r}")
+    response, problems = _service_response(
+        body, f"{service}Response", peer=peer, max_bytes=max_bytes
+    )
+    if problems or response is None:
+        raise error_for(problems[0], peer=peer)
+    due = _text(response, "DateDue")
+    return CirculationResponse(
+        service=service,
+        item_id=_text(response, "ItemId", "ItemIdentifierValue"),
+        card_number=_text(response, "UserId", "UserIdentifierValue"),
+        due=_date(due, "DateDue", peer) if due else None,
+        raw=body,
+    )
+
+
+def _service_response(
+    body: bytes, name: str, *, peer: str | None, max_bytes: int
+) -> tuple[etree._Element | None, list[Problem]]:
+    """The response element ``name`` of the message ``body`` and every Problem the
+    message holds, in it or (for a message the responder could not read) directly
+    in ``NCIPMessage``. Raises ``NcipBadResponse`` when there is neither."""
+    root = parse_message(body, peer=peer, max_bytes=max_bytes)
+    problems = parse_problems(root)
+    response = root.find(_q(name))
+    if response is None and not problems:
+        first = next(iter(root), None)
+        found = etree.QName(first).localname if first is not None else "nothing"
+        raise NcipBadResponse(f"not a {name}: the message holds {found}", peer=peer)
+    if response is not None:
+        problems.extend(parse_problems(response))
+    return response, problems
 
 
 def _entry(

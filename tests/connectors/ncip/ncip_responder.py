@@ -1,16 +1,24 @@
-"""A real NCIP 2.02 responder over HTTP on 127.0.0.1, for the register tests.
+"""A real NCIP 2.02 responder over HTTP on 127.0.0.1, for the register and the
+circulation tests.
 
 It plays a home library's ILS: an aiohttp server that takes one NCIP message per
 POST, parses it with lxml (entities off, network off), validates it against the
 official ncip_v2_02.xsd and answers
 
 - an "Invalid Message Syntax Error" Problem for a message that is not well-formed or
-  not valid, "Unsupported Service" for anything but LookupUser, "Unknown Agency"
-  when ToAgencyId is not its own;
+  not valid, "Unsupported Service" for a service not in ``SERVICES``, "Unknown
+  Agency" when ToAgencyId is not its own;
 - for LookupUser, a LookupUserResponse from a small in-memory register (``PATRONS``,
   names with Č, ē, ņ, Å, ö, ü), with the UserOptionalFields the message asked for by
   UserElementType and the UserFiscalAccount when UserFiscalAccountDesired is there,
-  or the "Unknown User" Problem.
+  or the "Unknown User" Problem;
+- for AcceptItem, CheckOutItem, RenewItem and CheckInItem, their responses from a
+  record of the loans (``loans``, by item barcode, and ``events``, what was done in
+  order), or the Problems an ILS would answer: "Unknown User", "Unknown Item",
+  "User Blocked" (a patron with a block in force), "User Ineligible To Check Out
+  This Item" (an item held for another patron), "Cannot Accept Item" (a barcode
+  already used for another request), "Item Not Checked Out", "Maximum Renewals
+  Exceeded". ``refuse`` makes it answer a service with any Problem type.
 
 It is written independently of ``connectors.ncip`` (its own element names, its own
 builder), so the connector is checked against the schema and not against itself.
@@ -20,7 +28,8 @@ schema's errors for both directions.
 ``fault`` makes it misbehave on purpose: hang before answering, answer half a body
 and hang, reset the connection, answer HTTP 500, garbage, an HTML page, well-formed
 XHTML, an oversized body, a response with an external-entity DOCTYPE (pointing at
-``secret_path``) or an entity bomb, or a "Temporary Processing Failure".
+``secret_path``) or an entity bomb, or a "Temporary Processing Failure". ``delay``
+makes it slow: it does the work, but answers that many seconds late.
 """
 
 from __future__ import annotations
@@ -29,14 +38,16 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from aiohttp import web
 from lxml import etree
+
+from conformance import assert_valid
 
 NS = "http://www.niso.org/2008/ncip"
 VERSION = "http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"
@@ -46,9 +57,17 @@ MESSAGING_ERROR = "http://www.niso.org/ncip/v1_0/schemes/messagingerrortype/mess
 GENERAL_ERROR = (
     "http://www.niso.org/ncip/v1_0/schemes/processingerrortype/generalprocessingerror.scm"
 )
-LOOKUP_USER_ERROR = (
-    "http://www.niso.org/ncip/v1_0/schemes/processingerrortype/lookupuserprocessingerror.scm"
-)
+PROCESSING_ERRORS = "http://www.niso.org/ncip/v1_0/schemes/processingerrortype/"
+LOOKUP_USER_ERROR = f"{PROCESSING_ERRORS}lookupuserprocessingerror.scm"
+# The scheme of each service's own processing errors (NCIP 2.02 Part 1, "Problem Type").
+ERROR_SCHEMES = {
+    "LookupUser": LOOKUP_USER_ERROR,
+    "AcceptItem": f"{PROCESSING_ERRORS}acceptitemprocessingerror.scm",
+    "CheckOutItem": f"{PROCESSING_ERRORS}checkoutitemprocessingerror.scm",
+    "CheckInItem": f"{PROCESSING_ERRORS}checkinitemprocessingerror.scm",
+    "RenewItem": f"{PROCESSING_ERRORS}renewitemprocessingerror.scm",
+}
+SERVICES = tuple(ERROR_SCHEMES)
 ADDRESS_ROLE = (
     "http://www.niso.org/ncip/v1_0/imp1/schemes/useraddressroletype/useraddressroletype.scm"
 )
@@ -65,6 +84,10 @@ PRIVILEGE_STATUS = "http://ncip.ljmk.example.org/schemes/userprivilegestatustype
 
 MAX_REQUEST_BYTES = 64 * 1024
 HUGE_BYTES = 3 * 1024 * 1024
+# The library's loan rules for interlibrary loans without a due date of their own.
+LOAN_DAYS = 28
+RENEWAL_DAYS = 14
+MAX_RENEWALS = 2
 
 
 class Fault(StrEnum):
@@ -132,6 +155,24 @@ PATRONS: tuple[Patron, ...] = (
 )  # fmt: skip
 
 
+@dataclass(slots=True)
+class Loan:
+    """One temporary item in the responder's ILS, from AcceptItem to CheckInItem."""
+
+    request_id: str
+    request_agency: str | None
+    card_number: str
+    item_id: str
+    title: str | None
+    author: str | None
+    action: str
+    accepted_due: date | None  # ItemOptionalFields/DateDue of the AcceptItem
+    borrower: str | None = None  # the card number it is checked out to
+    due: date | None = None  # DateDue of the loan once checked out
+    renewals: int = 0
+    checked_in: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One POST and its answer, with the schema's complaints about each."""
@@ -165,6 +206,11 @@ def _datetime(day: date) -> str:
     return f"{day.isoformat()}T23:59:59Z"
 
 
+def _value(parent: etree._Element, *path: str) -> str:
+    """The text at ``path`` below ``parent``, stripped; "" where there is none."""
+    return (parent.findtext("/".join(_q(name) for name in path)) or "").strip()
+
+
 @dataclass
 class NcipResponder:
     """The responder's state; ``url`` is set once it listens."""
@@ -176,8 +222,14 @@ class NcipResponder:
         default_factory=lambda: {p.card_number: p for p in PATRONS}
     )
     fault: Fault = Fault.NONE
+    delay: float = 0.0  # seconds to wait before answering (a slow ILS)
+    refuse: dict[str, str] = field(default_factory=dict)  # service -> ProblemType
+    assign_item_ids: bool = False  # AcceptItem answers with a barcode of its own
+    today: date = field(default_factory=date.today)
     url: str = ""
     exchanges: list[Exchange] = field(default_factory=list)
+    loans: dict[str, Loan] = field(default_factory=dict)  # by item barcode
+    events: list[tuple[str, str]] = field(default_factory=list)  # (service, item) done
     _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- HTTP ---------------------------------------------------------------------
@@ -237,6 +289,10 @@ class NcipResponder:
             return web.Response(body=answer, content_type="application/xhtml+xml")
 
         answer = self.answer(body)
+        if self.delay:
+            # The ILS has done the work already; only its answer is late.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self.delay)
         if self.fault is Fault.XXE:
             answer = self._with_external_entity(answer)
         elif self.fault is Fault.ENTITY_BOMB:
@@ -283,7 +339,7 @@ class NcipResponder:
     # --- NCIP -------------------------------------------------------------------------
 
     def answer(self, message: bytes) -> bytes:
-        """The response to one message: a LookupUserResponse, or a Problem."""
+        """The response to one message: the service's response, or a Problem."""
         if len(message) > MAX_REQUEST_BYTES:
             return self._message_problem("Invalid Message Syntax Error", "message too long")
         try:
@@ -295,30 +351,49 @@ class NcipResponder:
             return self._message_problem(
                 "Invalid Message Syntax Error", f"line {first.line}: {first.message}"
             )
-        lookup = request.find(_q("LookupUser"))
-        if lookup is None:
-            service = etree.QName(request[0]).localname
+        # A valid NCIPMessage holds exactly one service element.
+        element = request.find("*")
+        assert element is not None
+        service = etree.QName(element).localname
+        handler = self._services().get(service)
+        if handler is None:
             return self._message_problem(
-                "Unsupported Service", f"only LookupUser is offered, not {service}",
+                "Unsupported Service", f"only {', '.join(SERVICES)} are offered, not {service}",
                 scheme=GENERAL_ERROR, element=service,
             )
         header = f"{_q('InitiationHeader')}/"
-        requester = lookup.findtext(f"{header}{_q('FromAgencyId')}/{_q('AgencyId')}")
-        to_agency = lookup.findtext(f"{header}{_q('ToAgencyId')}/{_q('AgencyId')}")
+        requester = element.findtext(f"{header}{_q('FromAgencyId')}/{_q('AgencyId')}")
+        to_agency = element.findtext(f"{header}{_q('ToAgencyId')}/{_q('AgencyId')}")
         if to_agency is not None and to_agency.strip() != self.agency:
-            return self._lookup_problem(
-                requester, "Unknown Agency", GENERAL_ERROR, "ToAgencyId", to_agency
+            return self._service_problem(
+                service, requester, "Unknown Agency", GENERAL_ERROR, "ToAgencyId", to_agency
             )
         if self.fault is Fault.TEMPORARY_FAILURE:
-            return self._lookup_problem(
-                requester, "Temporary Processing Failure", GENERAL_ERROR, None, None,
+            return self._service_problem(
+                service, requester, "Temporary Processing Failure", GENERAL_ERROR,
                 detail="the circulation database is being backed up",
             )
-        card = (lookup.findtext(f"{_q('UserId')}/{_q('UserIdentifierValue')}") or "").strip()
+        refused = self.refuse.get(service)
+        if refused is not None:
+            return self._service_problem(service, requester, refused, detail="refused on purpose")
+        return handler(element, requester)
+
+    def _services(self) -> dict[str, Callable[[etree._Element, str | None], bytes]]:
+        return {
+            "LookupUser": self._lookup_user,
+            "AcceptItem": self._accept_item,
+            "CheckOutItem": self._check_out_item,
+            "CheckInItem": self._check_in_item,
+            "RenewItem": self._renew_item,
+        }
+
+    def _lookup_user(self, lookup: etree._Element, requester: str | None) -> bytes:
+        card = _value(lookup, "UserId", "UserIdentifierValue")
         patron = self.patrons.get(card)
         if patron is None:
-            return self._lookup_problem(
-                requester, "Unknown User", LOOKUP_USER_ERROR, "UserIdentifierValue", card
+            return self._service_problem(
+                "LookupUser", requester, "Unknown User", element="UserIdentifierValue",
+                value=card,
             )
         wanted = {(e.text or "").strip() for e in lookup.iterfind(_q("UserElementType"))}
         fiscal = lookup.find(_q("UserFiscalAccountDesired")) is not None
@@ -353,13 +428,16 @@ class NcipResponder:
         self._problem(root, problem_type, scheme, element, None, detail=detail[:500])
         return _serialise(root)
 
-    def _lookup_problem(self, requester: str | None, problem_type: str, scheme: str,
-                        element: str | None, value: str | None,
-                        detail: str | None = None) -> bytes:
+    def _service_problem(self, service: str, requester: str | None, problem_type: str,
+                         scheme: str | None = None, element: str | None = None,
+                         value: str | None = None, detail: str | None = None) -> bytes:
+        """The ``service``'s response holding one Problem; ``scheme`` defaults to the
+        service's own processing errors."""
         root = self._root()
-        response = _sub(root, "LookupUserResponse")
+        response = _sub(root, f"{service}Response")
         self._header(response, requester)
-        self._problem(response, problem_type, scheme, element, value, detail)
+        self._problem(response, problem_type, scheme or ERROR_SCHEMES[service], element, value,
+                      detail)
         return _serialise(root)
 
     def _user(self, requester: str | None, patron: Patron, wanted: set[str],
@@ -427,6 +505,155 @@ class NcipResponder:
             response.remove(fields)
         return _serialise(root)
 
+    # --- circulation ------------------------------------------------------------------
+
+    def _accept_item(self, accept: etree._Element, requester: str | None) -> bytes:
+        service = "AcceptItem"
+        request_id = _value(accept, "RequestId", "RequestIdentifierValue")
+        card = _value(accept, "UserId", "UserIdentifierValue")
+        if card not in self.patrons:
+            return self._service_problem(service, requester, "Unknown User",
+                                         element="UserIdentifierValue", value=card)
+        item_id = _value(accept, "ItemId", "ItemIdentifierValue")
+        if self.assign_item_ids or not item_id:
+            item_id = f"{self.agency}-TMP-{len(self.loans) + 1:05d}"
+        loan = self.loans.get(item_id)
+        if loan is not None and loan.request_id != request_id:
+            return self._service_problem(
+                service, requester, "Cannot Accept Item", element="ItemIdentifierValue",
+                value=item_id, detail="the barcode belongs to another request",
+            )
+        if loan is None:
+            fields = f"{_q('ItemOptionalFields')}/"
+            description = f"{fields}{_q('BibliographicDescription')}/"
+            due = accept.findtext(f"{fields}{_q('DateDue')}")
+            self.loans[item_id] = Loan(
+                request_id=request_id,
+                request_agency=accept.findtext(f"{_q('RequestId')}/{_q('AgencyId')}"),
+                card_number=card,
+                item_id=item_id,
+                title=accept.findtext(f"{description}{_q('Title')}"),
+                author=accept.findtext(f"{description}{_q('Author')}"),
+                action=_value(accept, "RequestedActionType"),
+                accepted_due=date.fromisoformat(due[:10]) if due else None,
+            )
+            self.events.append((service, item_id))
+        # Accepting the same request's item again (a retry) answers as the first time.
+        root, response = self._response(service, requester)
+        request = _sub(response, "RequestId")
+        if requester is not None:
+            _sub(request, "AgencyId", requester)
+        _sub(request, "RequestIdentifierValue", request_id)
+        self._item_id(response, item_id)
+        return _serialise(root)
+
+    def _check_out_item(self, check_out: etree._Element, requester: str | None) -> bytes:
+        service = "CheckOutItem"
+        loan, refusal = self._loan(service, check_out, requester)
+        if loan is None:
+            return refusal
+        card = _value(check_out, "UserId", "UserIdentifierValue")
+        patron = self.patrons.get(card)
+        if patron is None:
+            return self._service_problem(service, requester, "Unknown User",
+                                         element="UserIdentifierValue", value=card)
+        if self._blocked(patron):
+            return self._service_problem(service, requester, "User Blocked",
+                                         element="UserIdentifierValue", value=card)
+        if card != loan.card_number:
+            return self._service_problem(
+                service, requester, "User Ineligible To Check Out This Item",
+                element="UserIdentifierValue", value=card, detail="held for another patron",
+            )
+        if loan.borrower is None:
+            loan.borrower = card
+            loan.due = loan.accepted_due or self.today + timedelta(days=LOAN_DAYS)
+            self.events.append((service, loan.item_id))
+        # Checking out again to the same patron (a retry) answers as the first time.
+        return self._loan_response(service, requester, loan)
+
+    def _renew_item(self, renew: etree._Element, requester: str | None) -> bytes:
+        service = "RenewItem"
+        loan, refusal = self._loan(service, renew, requester)
+        if loan is None:
+            return refusal
+        if loan.borrower is None or loan.due is None:
+            return self._service_problem(service, requester, "Item Not Checked Out",
+                                         element="ItemIdentifierValue", value=loan.item_id)
+        if loan.renewals >= MAX_RENEWALS:
+            return self._service_problem(service, requester, "Maximum Renewals Exceeded",
+                                         element="ItemIdentifierValue", value=loan.item_id)
+        loan.renewals += 1
+        loan.due += timedelta(days=RENEWAL_DAYS)
+        self.events.append((service, loan.item_id))
+        return self._loan_response(service, requester, loan)
+
+    def _check_in_item(self, check_in: etree._Element, requester: str | None) -> bytes:
+        service = "CheckInItem"
+        loan, refusal = self._loan(service, check_in, requester)
+        if loan is None:
+            return refusal
+        # The ILS takes back an item still on the hold shelf too: the patron may
+        # never have come for it.
+        loan.checked_in = True
+        self.events.append((service, loan.item_id))
+        root, response = self._response(service, requester)
+        self._item_id(response, loan.item_id)
+        if loan.borrower is not None:
+            self._user_id(response, loan.borrower)
+        return _serialise(root)
+
+    def _loan(self, service: str, element: etree._Element, requester: str | None
+              ) -> tuple[Loan | None, bytes]:
+        """The loan of the message's ItemId, or the Problem that answers instead."""
+        item_id = _value(element, "ItemId", "ItemIdentifierValue")
+        loan = self.loans.get(item_id)
+        if loan is None:
+            return None, self._service_problem(service, requester, "Unknown Item",
+                                               element="ItemIdentifierValue", value=item_id)
+        if loan.checked_in:
+            problem = "Unknown Item" if service == "CheckOutItem" else "Item Not Checked Out"
+            return None, self._service_problem(service, requester, problem,
+                                               element="ItemIdentifierValue", value=item_id)
+        return loan, b""
+
+    def _blocked(self, patron: Patron) -> bool:
+        return any(
+            not block.type.startswith("Trap")
+            and (block.valid_from is None or block.valid_from <= self.today)
+            and (block.valid_to is None or block.valid_to >= self.today)
+            for block in patron.blocks
+        )
+
+    def _response(self, service: str, requester: str | None
+                  ) -> tuple[etree._Element, etree._Element]:
+        root = self._root()
+        response = _sub(root, f"{service}Response")
+        self._header(response, requester)
+        return root, response
+
+    def _loan_response(self, service: str, requester: str | None, loan: Loan) -> bytes:
+        # CheckOutItemResponse and RenewItemResponse: ItemId, UserId, DateDue,
+        # RenewalCount, in the schema's order.
+        assert loan.borrower is not None and loan.due is not None
+        root, response = self._response(service, requester)
+        self._item_id(response, loan.item_id)
+        self._user_id(response, loan.borrower)
+        _sub(response, "DateDue", _datetime(loan.due))
+        if service == "RenewItem":
+            _sub(response, "RenewalCount", str(loan.renewals))
+        return _serialise(root)
+
+    def _item_id(self, parent: etree._Element, item_id: str) -> None:
+        element = _sub(parent, "ItemId")
+        _sub(element, "AgencyId", self.agency)
+        _sub(element, "ItemIdentifierValue", item_id)
+
+    def _user_id(self, parent: etree._Element, card: str) -> None:
+        element = _sub(parent, "UserId")
+        _sub(element, "AgencyId", self.agency)
+        _sub(element, "UserIdentifierValue", card)
+
     # --- hostile variants -------------------------------------------------------------
 
     def _with_external_entity(self, answer: bytes) -> bytes:
@@ -441,6 +668,19 @@ class NcipResponder:
         ]
         doctype = f"<!DOCTYPE ns1:NCIPMessage [{''.join(entities)}]>".encode()
         return _with_doctype(answer, doctype, b"&lol9;")
+
+
+def check_exchanges(responder: NcipResponder, *, responses: bool = True) -> None:
+    """Every request the connector sent, and (unless a fault broke them on purpose)
+    every response the responder wrote, validates against the official schema."""
+    assert responder.exchanges, "the responder was never asked"
+    for exchange in responder.exchanges:
+        assert exchange.content_type == "application/xml; charset=utf-8"
+        assert exchange.request_errors == ()
+        assert_valid(SCHEMA, exchange.request)
+        if responses:
+            assert exchange.response_errors == ()
+            assert_valid(SCHEMA, exchange.response)
 
 
 def _with_doctype(answer: bytes, doctype: bytes, reference: bytes) -> bytes:
