@@ -35,3 +35,9 @@ class BadResponse(ConnectorError):
 class RegisterUnavailable(ConnectorError):
     """The home library's register did not answer in time, refused the connection,
     or answered something that is not its protocol. The borrower check is retried."""
+
+
+class PartnerUnavailable(ConnectorError):
+    """An ISO 18626 partner (another ILL system, or a library's own) did not answer in
+    time, refused the connection, failed at HTTP level (5xx) or answered something that
+    is not an ISO 18626 confirmation. Sending the message is retried later."""
