@@ -76,7 +76,8 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True,
+                           reuse_port=True)
         try:
             await site.start()
         except OSError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -162,6 +162,39 @@ def check_request_input(raw: Mapping[str, Any], home: Library) -> RequestInput:
     return RequestInput(service=service, item=item, pickup_location=str(pickup),
                         citation=citation, max_cost=max_cost, note=note,
                         copy_format=copy_format if service is Service.COPY else None)
+
+
+# Keys that cannot occur in titles typed into a form or read from MARC.
+_UNIT = "\x1f"
+
+
+def _keys(service: Service, item: ItemDescription, citation: Citation | None, *,
+          probe: bool) -> set[str]:
+    part = _UNIT.join(v or "" for v in astuple(citation)) if citation else ""
+    title = _UNIT.join(("title", service.value, item.title.casefold(), part))
+    keys = set()
+    if item.isbn:
+        keys.add(_UNIT.join(("isbn", item.isbn)))
+    if item.issn:
+        keys.add(_UNIT.join(("issn", item.issn, part)))
+    # The same ISBN is the same title whatever it is called; without one, titles are
+    # compared as typed, against every open request.
+    if not (probe and item.isbn):
+        keys.add(title)
+    return keys
+
+
+def duplicate_keys(service: Service, item: ItemDescription,
+                   citation: Citation | None) -> tuple[str, ...]:
+    """The keys an open request is known by for the duplicate check."""
+    return tuple(sorted(_keys(service, item, citation, probe=False)))
+
+
+def duplicate_probes(service: Service, item: ItemDescription,
+                     citation: Citation | None) -> tuple[str, ...]:
+    """The keys under which an open request for the same title (the same part of it,
+    for a copy) would be known."""
+    return tuple(sorted(_keys(service, item, citation, probe=True)))
 
 
 def local_copies(consortium: Consortium, home: str,

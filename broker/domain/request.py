@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,10 +17,19 @@ from broker.domain.states import Event, Service, State
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def new_request_id() -> str:
-    """A request number patrons and staff can read and type: ILL-XXXX-XXXX."""
-    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
-    return f"ILL-{chars[:4]}-{chars[4:]}"
+def request_ids() -> Iterator[str]:
+    """Fresh request numbers patrons and staff can read and type: ILL-XXXX-XXXX.
+
+    The first seven characters are random and the last one runs through the whole
+    alphabet, so a caller looking for a number with some property (its shard) gets
+    32 candidates from one call to the system's random source."""
+    # 35 random bits; the alphabet has 32 letters, 5 bits each.
+    bits = secrets.randbits(35)
+    stem = "".join(_ALPHABET[(bits >> (5 * i)) & 31] for i in range(7))
+    start = secrets.randbelow(32)
+    for n in range(32):
+        chars = stem + _ALPHABET[(start + n) % 32]
+        yield f"ILL-{chars[:4]}-{chars[4:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,12 @@ from broker.domain.errors import (
     TooManyOpenRequests,
 )
 from broker.domain.fees import Estimate, estimate
-from broker.domain.intake import RequestInput, check_request_input, local_copies
+from broker.domain.intake import (
+    RequestInput,
+    check_request_input,
+    duplicate_probes,
+    local_copies,
+)
 from broker.domain.request import Request
 from broker.domain.rota import Candidate, Rota, RotaCode, build_rota
 from broker.domain.search import SearchQuery, TitleHit
@@ -199,21 +204,14 @@ class Intake:
 
     async def _check_open_requests(self, account: Account, checked: RequestInput,
                                    limit: int) -> None:
-        mine = await self.requests.get_many(await self.requests.ids_for_patron(account.id))
-        open_ones = [r for r in mine if not r.state.terminal]
-        if len(open_ones) >= limit:
-            raise TooManyOpenRequests(f"you have {len(open_ones)} open requests, your "
+        count, other = await self.requests.open_for_patron(
+            account.id, duplicate_probes(checked.service, checked.item, checked.citation))
+        if count >= limit:
+            raise TooManyOpenRequests(f"you have {count} open requests, your "
                                       f"library's limit; wait until one ends")
-        for other in open_ones:
-            same = (checked.item.isbn and other.item.isbn == checked.item.isbn) or \
-                (checked.item.issn and other.item.issn == checked.item.issn
-                 and checked.citation == other.citation) or \
-                (not checked.item.isbn and other.item.title.casefold()
-                 == checked.item.title.casefold() and other.service == checked.service
-                 and checked.citation == other.citation)
-            if same:
-                raise DuplicateRequest(f"request {other.id} for this title is still open",
-                                       request=other.id)
+        if other is not None:
+            raise DuplicateRequest(f"request {other} for this title is still open",
+                                   request=other)
 
     async def _title(self, checked: RequestInput) -> TitleHit | None:
         found = await search(_query(checked), self.consortium, self.index, self.live, 5)

@@ -4,9 +4,10 @@ pending registrations, sessions and login rate limits."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -220,10 +221,23 @@ class AccountStore:
 
 
 SESSION_SECONDS = 12 * 3600
+_ACCOUNT_ID = re.compile(r"A[0-9]{2}-[0-9A-Za-z_-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """A live session and its account (None when the account has since been deleted)."""
+
+    session: Mapping[str, str]
+    account: Account | None
 
 
 class SessionStore:
-    """Logged-in sessions: an opaque cookie token, kept in Redis only as a digest."""
+    """Logged-in sessions: an opaque cookie token, kept in Redis only as a digest.
+
+    The token starts with the account id, so the session and its account are read in
+    one round trip; the id is checked against the session's own record, so a token
+    with someone else's id in front finds no session."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
@@ -231,7 +245,7 @@ class SessionStore:
 
     async def start(self, account: Account) -> tuple[str, str]:
         """A new session for ``account``: its cookie token and its CSRF token."""
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        token, csrf = f"{account.id}.{secrets.token_urlsafe(32)}", secrets.token_urlsafe(24)
         key = self.keys.session(token)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(key, mapping={"account": account.id, "role": account.role.value,
@@ -240,11 +254,17 @@ class SessionStore:
         await pipe.execute()
         return token, csrf
 
-    async def get(self, token: str) -> dict[str, str] | None:
-        if not token or len(token) > 100:
+    async def get(self, token: str) -> LoggedIn | None:
+        account_id, dot, _secret = token.partition(".")
+        if not dot or len(token) > 120 or not _ACCOUNT_ID.fullmatch(account_id):
             return None
-        fields = texts(await self.redis.hgetall(self.keys.session(token)))
-        return fields or None
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.session(token))
+        pipe.hgetall(self.keys.account(account_id))
+        session, account = (texts(fields) for fields in await pipe.execute())
+        if session.get("account") != account_id:
+            return None
+        return LoggedIn(session, _account(account) if account else None)
 
     async def end(self, token: str) -> None:
         await self.redis.delete(self.keys.session(token))

@@ -13,7 +13,7 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 
-from broker.domain.request import new_request_id
+from broker.domain.request import request_ids
 
 SHARDS = 16
 
@@ -27,9 +27,9 @@ def request_id_for(patron_id: str) -> str:
     one index key: listing them is one read, not one per shard."""
     shard = shard_of(patron_id)
     while True:
-        request_id = new_request_id()
-        if shard_of(request_id) == shard:
-            return request_id
+        for request_id in request_ids():
+            if shard_of(request_id) == shard:
+                return request_id
 
 
 def account_shard(account_id: str) -> int:
@@ -59,6 +59,16 @@ class Keys:
 
     def by_patron(self, shard: int, patron_id: str) -> str:
         return f"{self.tag(shard)}:idx:patron:{patron_id}"
+
+    def open_for_patron(self, shard: int, patron_id: str) -> str:
+        """The patron's requests not yet ended, each with its duplicate keys: the
+        open-request limit counts it."""
+        return f"{self.tag(shard)}:open:patron:{patron_id}"
+
+    def asked_by_patron(self, shard: int, patron_id: str) -> str:
+        """The duplicate keys of the patron's open requests, each to its request: the
+        duplicate check is a lookup, however many requests are open."""
+        return f"{self.tag(shard)}:asked:patron:{patron_id}"
 
     def outbox(self, shard: int) -> str:
         return f"{self.tag(shard)}:outbox"
@@ -169,6 +179,12 @@ class RequestKeys:
 
     def by_patron(self, patron_id: str) -> str:
         return self.keys.by_patron(self.shard, patron_id)
+
+    def open_for_patron(self, patron_id: str) -> str:
+        return self.keys.open_for_patron(self.shard, patron_id)
+
+    def asked_by_patron(self, patron_id: str) -> str:
+        return self.keys.asked_by_patron(self.shard, patron_id)
 
     @property
     def outbox(self) -> str:

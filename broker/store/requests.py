@@ -16,6 +16,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from broker.domain.errors import NotFound, VersionConflict
+from broker.domain.intake import duplicate_keys
 from broker.domain.request import Request, RequestEvent
 from broker.domain.states import Event, State, transition
 from broker.store.codec import (
@@ -27,11 +28,15 @@ from broker.store.codec import (
 )
 from broker.store.keys import SHARDS, Keys, shard_of
 
-# KEYS: hash, events, outbox, state index, patron index
-# ARGV: id, score, event json, outbox json, then field/value pairs
+# KEYS: hash, events, outbox, state index, patron index, patron's open requests,
+#       their duplicate keys
+# ARGV: id, score, event json, outbox json, duplicate keys (separated by \x1e),
+#       then field/value pairs
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[5])
+for k in string.gmatch(ARGV[5], '[^\\30]+') do redis.call('HSET', KEYS[7], k, ARGV[1]) end
 local ev = cjson.decode(ARGV[3])
 redis.call('XADD', KEYS[2], '0-1', 'seq', '1', 'event', ev.event, 'source', ev.source,
            'target', ev.target, 'at', ev.at, 'actor', ev.actor, 'data', ev.data)
@@ -41,7 +46,8 @@ for _, job in ipairs(cjson.decode(ARGV[4])) do redis.call('RPUSH', KEYS[3], job)
 return 1
 """
 
-# KEYS: hash, events, outbox, old state idx, new state idx, old lender idx, new lender idx
+# KEYS: hash, events, outbox, old state idx, new state idx, old lender idx, new lender idx,
+#       the patron's open requests, their duplicate keys
 # ARGV: id, score, event json, outbox json, expected version,
 #       lender index mode ("keep"/"move"/"drop"), then field/value pairs ("" deletes)
 _APPLY = """
@@ -60,6 +66,15 @@ redis.call('XADD', KEYS[2], '0-' .. nv, 'seq', nv, 'event', ev.event, 'source', 
            'target', ev.target, 'at', ev.at, 'actor', ev.actor, 'data', ev.data)
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+if ev.terminal then
+  local asked = redis.call('HGET', KEYS[8], ARGV[1])
+  if asked then
+    for k in string.gmatch(asked, '[^\\30]+') do
+      if redis.call('HGET', KEYS[9], k) == ARGV[1] then redis.call('HDEL', KEYS[9], k) end
+    end
+    redis.call('HDEL', KEYS[8], ARGV[1])
+  end
+end
 if ARGV[6] ~= 'keep' then
   redis.call('ZREM', KEYS[6], ARGV[1])
   if ARGV[6] == 'move' then redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1]) end
@@ -98,7 +113,7 @@ def _now() -> datetime:
 def _event_json(event: Event, source: State, target: State, at: datetime, actor: str,
                 data: Mapping[str, Any]) -> str:
     return json.dumps({"event": event.value, "source": source.value, "target": target.value,
-                       "at": at.isoformat(), "actor": actor,
+                       "terminal": target.terminal, "at": at.isoformat(), "actor": actor,
                        "data": json.dumps(dict(data), ensure_ascii=False, default=str)})
 
 
@@ -124,9 +139,12 @@ class RequestStore:
         ev = _event_json(Event.CREATED, State.NEW, State.NEW, request.created_at, actor, {})
         created = await self._create(
             keys=[k.request, k.events, k.outbox, k.by_state(State.NEW),
-                  k.by_patron(request.patron_id)],
+                  k.by_patron(request.patron_id), k.open_for_patron(request.patron_id),
+                  k.asked_by_patron(request.patron_id)],
             args=[request.id, request.created_at.timestamp(), ev,
                   json.dumps([j.encode(1, i) for i, j in enumerate(jobs)]),
+                  "\x1e".join(duplicate_keys(request.service, request.item,
+                                              request.citation)),
                   *_flatten(request_fields(request))])
         if not created:
             raise VersionConflict(request.id, 0, 1)
@@ -165,7 +183,8 @@ class RequestStore:
         encoded_jobs = [j.encode(request.version + 1, i) for i, j in enumerate(jobs)]
         result = await self._apply(
             keys=[k.request, k.events, k.outbox, k.by_state(request.state), k.by_state(target),
-                  k.by_lender(request.lender or "-"), k.by_lender(new_lender or "-")],
+                  k.by_lender(request.lender or "-"), k.by_lender(new_lender or "-"),
+                  k.open_for_patron(request.patron_id), k.asked_by_patron(request.patron_id)],
             args=[request.id, at.timestamp(), ev, json.dumps(encoded_jobs),
                   str(request.version), mode,
                   *_flatten({f: v if v is not None else "" for f, v in changes.items()})])
@@ -211,6 +230,17 @@ class RequestStore:
 
     async def ids_for_lender(self, library: str) -> list[str]:
         return await self._ids(self.keys.by_lender(s, library) for s in range(SHARDS))
+
+    async def open_for_patron(self, patron_id: str, probes: Sequence[str]
+                              ) -> tuple[int, str | None]:
+        """How many of the patron's requests have not ended, and the first of them
+        known by one of ``probes`` (``duplicate_probes``), if any."""
+        shard = shard_of(patron_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hlen(self.keys.open_for_patron(shard, patron_id))
+        pipe.hmget(self.keys.asked_by_patron(shard, patron_id), list(probes))
+        count, found = await pipe.execute()
+        return int(count), next((text(f) for f in found if f is not None), None)
 
     async def ids_for_patron(self, patron_id: str) -> list[str]:
         return await self._ids([self.keys.by_patron(shard_of(patron_id), patron_id)])

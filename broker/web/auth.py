@@ -14,32 +14,26 @@ from typing import Any
 from aiohttp import web
 
 from broker.domain.accounts import Account, Role
-from broker.domain.errors import Forbidden, MalformedInput, NotFound, Unauthenticated
+from broker.domain.errors import Forbidden, MalformedInput, Unauthenticated
+from broker.store.accounts import LoggedIn
 from broker.web import appkeys
 
 COOKIE = "ill_session"
-_ACCOUNT: web.RequestKey[Account | None] = web.RequestKey("account")
-_SESSION: web.RequestKey[dict[str, str] | None] = web.RequestKey("session")
+_LOGGED_IN: web.RequestKey[LoggedIn | None] = web.RequestKey("logged_in")
 
 
-async def session(request: web.Request) -> dict[str, str] | None:
-    if _SESSION not in request:
+async def _logged_in(request: web.Request) -> LoggedIn | None:
+    if _LOGGED_IN not in request:
         token = request.cookies.get(COOKIE, "")
-        request[_SESSION] = await request.app[appkeys.SESSIONS].get(token) if token else None
-    return request[_SESSION]
+        request[_LOGGED_IN] = await request.app[appkeys.SESSIONS].get(token) if token else None
+    return request[_LOGGED_IN]
 
 
 async def current_account(request: web.Request) -> Account | None:
-    if _ACCOUNT not in request:
-        found = await session(request)
-        account = None
-        if found is not None:
-            try:
-                account = await request.app[appkeys.ACCOUNTS].store.get(found["account"])
-            except NotFound:
-                account = None  # the account was deleted while the session lived
-        request[_ACCOUNT] = account
-    return request[_ACCOUNT]
+    """The session's account; None without a session or when the account was deleted
+    while the session lived."""
+    found = await _logged_in(request)
+    return found.account if found is not None else None
 
 
 async def require(request: web.Request, *roles: Role) -> Account:

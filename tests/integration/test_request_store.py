@@ -3,11 +3,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from dataclasses import replace
 
 import pytest
 from redis.asyncio import Redis
 
 from broker.domain.errors import IllegalTransition, NotFound, VersionConflict
+from broker.domain.intake import duplicate_probes
+from broker.domain.request import ItemDescription
 from broker.domain.states import Event, State
 from broker.store.keys import Keys, shard_of
 from broker.store.requests import OutboxJob, RequestStore
@@ -29,6 +32,19 @@ async def test_a_request_id_cannot_be_created_twice(store: RequestStore) -> None
     request = await store.create(a_request(), actor="patron:p1")
     with pytest.raises(VersionConflict):
         await store.create(request, actor="patron:p1")
+
+
+async def test_open_requests_are_counted_and_found_by_title_until_they_end(
+        store: RequestStore) -> None:
+    request = a_request()
+    probes = duplicate_probes(request.service, request.item, request.citation)
+    assert await store.open_for_patron("p1", probes) == (0, None)
+    r = await store.create(request, actor="patron:p1")
+    await store.create(replace(a_request(), item=ItemDescription(title="Other")), "patron:p1")
+    assert await store.open_for_patron("p1", probes) == (2, r.id)
+    assert await store.open_for_patron("p2", probes) == (0, None)
+    r = await store.apply(r, Event.CANCELLED, "patron:p1")
+    assert await store.open_for_patron("p1", probes) == (1, None)
 
 
 async def test_keys_of_one_request_share_a_hash_tag(namespace: str) -> None:

@@ -10,7 +10,13 @@ import pytest
 from broker.domain.consortium import Library, LocalHoldings
 from broker.domain.errors import ValidationFailed
 from broker.domain.holdings import Holding, ItemStatus
-from broker.domain.intake import check_request_input, local_copies
+from broker.domain.intake import (
+    check_request_input,
+    duplicate_keys,
+    duplicate_probes,
+    local_copies,
+)
+from broker.domain.request import Citation, ItemDescription
 from broker.domain.states import Service
 from broker.services.consortium_file import load
 
@@ -90,3 +96,29 @@ def test_local_holdings_rule(tmp_path: Path, rule: LocalHoldings,
     holdings = {"A": tuple(Holding("A", s) for s in statuses),
                 "B": (Holding("B", ItemStatus.AVAILABLE),)}
     assert bool(local_copies(consortium, "A", holdings)) is deflects
+
+
+@pytest.mark.parametrize(("earlier", "later", "same"), [
+    (ItemDescription("Alamut", isbn="9788611165093"),
+     ItemDescription("Alamut (2nd ed.)", isbn="9788611165093"), True),
+    (ItemDescription("Alamut"), ItemDescription("ALAMUT"), True),
+    # A title typed without its ISBN is the same as an open request that has one.
+    (ItemDescription("Alamut", isbn="9788611165093"), ItemDescription("alamut"), True),
+    (ItemDescription("Alamut", isbn="9788611165093"),
+     ItemDescription("Alamut", isbn="9780000000002"), False),
+    (ItemDescription("Alamut"), ItemDescription("Alamut in Slovenian"), False),
+])
+def test_duplicates_are_found_by_isbn_or_by_title(earlier: ItemDescription,
+                                                   later: ItemDescription, same: bool) -> None:
+    known = set(duplicate_keys(Service.LOAN, earlier, None))
+    assert bool(known & set(duplicate_probes(Service.LOAN, later, None))) is same
+
+
+def test_a_copy_of_another_article_is_not_a_duplicate() -> None:
+    journal = ItemDescription("Knjižnica", issn="0023-2424")
+    first = Citation("Knjižnica", "On lending", pages="1-10")
+    other = Citation("Knjižnica", "On borrowing", pages="11-20")
+    known = set(duplicate_keys(Service.COPY, journal, first))
+    assert known & set(duplicate_probes(Service.COPY, journal, first))
+    assert not known & set(duplicate_probes(Service.COPY, journal, other))
+    assert not known & set(duplicate_probes(Service.LOAN, journal, None))

@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from iso18626_partner import Partner, serve
 from lxml import etree
 
 from broker.domain.states import IsoStatus
@@ -71,6 +70,7 @@ from connectors.iso18626.messages import (
 )
 
 from conformance import conformance_schema
+from iso18626_partner import Partner, serve
 
 SECRET = "XXE-CANARY-41d2 the contents of a file the broker must never read"
 

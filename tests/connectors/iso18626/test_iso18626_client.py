@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import aiohttp
 import pytest
-from iso18626_partner import Behaviour, Partner
 
 from connectors.errors import BadResponse, ConnectorError, PartnerUnavailable
 from connectors.iso18626.client import Iso18626Client
@@ -37,6 +36,7 @@ from connectors.iso18626.messages import (
 )
 
 from conformance import assert_valid
+from iso18626_partner import Behaviour, Partner
 
 Sample = Callable[[str, str], Message]
 INITIATING = ("request", "supplyingAgencyMessage", "requestingAgencyMessage")
