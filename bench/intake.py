@@ -4,9 +4,12 @@ second on the same machine in the same run (target ratio >= 0.1), with p50 and p
 Each accepted request is the whole intake: the patron's session, the borrower check
 (from its short-lived cache, warmed first), the holdings from the union index, the
 rota and the fee, and the request stored with its forwarding job in one atomic step.
-Both servers run as their own processes; the load comes from this one.
+The load comes from this process.
 
-    python bench/intake.py [--seconds 10] [--concurrency 16] [--patrons 300]
+Both servers run as many processes (one per core unless --processes says otherwise)
+on the same event loop (uvloop), as the broker's web is deployed.
+
+    python bench/intake.py [--seconds 10] [--concurrency 16] [--patrons 300] [--processes N]
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ sys.path[:0] = [str(PROJECT)]
 sys.path.append(str(PROJECT / "tests"))
 from builders import REQUEST_CATEGORIES, marc_collection, marc_record  # noqa: E402
 
+# The same event loop and the same number of processes as the broker's web.
 HELLO = """
+import uvloop
 from aiohttp import web
 async def hello(request): return web.Response(text="Hello, world")
 app = web.Application(); app.router.add_get("/", hello)
-web.run_app(app, host="127.0.0.1", port={port}, print=None, access_log=None)
+web.run_app(app, host="127.0.0.1", port={port}, print=None, access_log=None, reuse_port=True,
+            loop=uvloop.new_event_loop())
 """
 TITLES = 4000
 PASSWORD = "bench-reader-2026"
@@ -168,9 +174,10 @@ async def run(args: argparse.Namespace, folder: Path, redis_url: str) -> None:
     broker_port, hello_port = free_port(), free_port()
     servers = [
         subprocess.Popen([sys.executable, "-m", "broker.cli", "serve", "--port",
-                          str(broker_port)], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-c", HELLO.format(port=hello_port)]),
+                          str(broker_port), "--processes", str(args.processes)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        *(subprocess.Popen([sys.executable, "-c", HELLO.format(port=hello_port)])
+          for _ in range(args.processes)),
     ]
     try:
         base = f"http://127.0.0.1:{broker_port}"
@@ -258,6 +265,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--patrons", type=int, default=300)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="web processes of each server (default: one per core)")
     args = parser.parse_args()
     from broker.store.embedded import EmbeddedValkey
 

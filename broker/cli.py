@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=helptext)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8080)
+    commands.choices["serve"].add_argument(
+        "--processes", type=int, default=1, metavar="N",
+        help="web processes sharing the port (default 1; one per core is usual)")
     worker = commands.add_parser("worker", help="run an rq worker")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
     commands.add_parser("scheduler", help="run the scheduler and the outbox dispatcher")
@@ -59,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.file}: ok, {len(consortium.libraries)} libraries in "
                   f"{len(consortium.regions)} regions")
         elif args.command == "serve":
-            processes.serve(settings)
+            if args.processes < 1:
+                raise ValidationFailed({"--processes": "at least 1"})
+            processes.serve(settings, args.processes)
         elif args.command == "demo":
             processes.demo(settings)
         elif args.command == "harvest":

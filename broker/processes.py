@@ -8,10 +8,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import replace
+from typing import Any
 
+import uvloop
 from aiohttp import web
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -95,15 +97,24 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, processes: int = 1) -> None:
+    """The web process; with ``processes`` above one, that many share the port (the
+    kernel spreads connections over them), one per core being the usual choice."""
     load(settings.consortium_path)  # a bad file is reported before anything starts
     with redis_for(settings) as ready:
+        env = _child_env(ready)
+
         async def main() -> None:
             stop = asyncio.Event()
             _stop_on_signals(stop)
-            await _serve(ready, stop)
+            siblings = [await _child("serve", env, "--host", ready.host, "--port",
+                                     str(ready.port)) for _ in range(processes - 1)]
+            try:
+                await _serve(ready, stop)
+            finally:
+                await _stop_children(siblings)
 
-        asyncio.run(main())
+        run_loop(main())
 
 
 async def _harvest(settings: Settings, codes: Sequence[str]) -> list[HarvestReport]:
@@ -204,9 +215,23 @@ def scheduler(settings: Settings) -> None:
     rq_scheduler.release_locks()
 
 
-async def _child(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+def _child_env(settings: Settings) -> dict[str, str]:
+    assert settings.redis_url is not None
+    return dict(os.environ, REDIS_URL=settings.redis_url,
+                ILLBROKER_CONSORTIUM=str(settings.consortium_path),
+                ILLBROKER_DATA=str(settings.data_dir), ILLBROKER_NAMESPACE=settings.namespace)
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived process's event loop on uvloop, which spends about a fifth less
+    on each socket round trip than asyncio's own loop; the web process makes several
+    to Redis for every request it answers."""
+    uvloop.run(main)
+
+
+async def _child(role: str, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "broker.cli", role,
-                                                env=env)
+                                                *args, env=env)
 
 
 async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
@@ -229,10 +254,7 @@ def demo(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     print(f"Data folder: {settings.data_dir}", flush=True)
     with redis_for(replace(settings, redis_url=None, show_outbox=True)) as ready:
-        assert ready.redis_url is not None
-        env = dict(os.environ, REDIS_URL=ready.redis_url,
-                   ILLBROKER_CONSORTIUM=str(ready.consortium_path),
-                   ILLBROKER_DATA=str(ready.data_dir), ILLBROKER_NAMESPACE=ready.namespace)
+        env = _child_env(ready)
 
         async def main() -> None:
             stop = asyncio.Event()
@@ -256,4 +278,4 @@ def demo(settings: Settings) -> None:
                 await _stop_children(children)
                 print("Demo stopped.", flush=True)
 
-        asyncio.run(main())
+        run_loop(main())

@@ -24,7 +24,9 @@ from broker.domain.register import (
     restrictions,
 )
 from broker.domain.states import Service
+from broker.store.codec import text, text_or_none
 from broker.store.keys import Keys
+from broker.store.reads import Pending, Reads
 from connectors.errors import ConnectorError
 from connectors.register import RegisterConnector
 
@@ -66,12 +68,19 @@ class BorrowerChecks:
     registers: Mapping[str, RegisterConnector]
     clock: Callable[[], datetime] = _now
 
-    async def _lookup(self, library: str, card_number: str) -> RegisterEntry | None:
+    def read_cached(self, reads: Reads, account: Account) -> Pending[str | None]:
+        """The register's cached answer for ``account``, as part of a batch of reads;
+        give it to ``check``."""
+        reads.pipe.get(self.keys.register_cache(account.library or "",
+                                                account.card_number or ""))
+        return reads.add(1, lambda results: None if results[0] is None else text(results[0]))
+
+    async def _lookup(self, library: str, card_number: str,
+                      cached: Pending[str | None] | None) -> RegisterEntry | None:
         key = self.keys.register_cache(library, card_number)
-        cached = await self.redis.get(key)
-        if cached is not None:
-            text = cached.decode() if isinstance(cached, bytes) else cached
-            return None if text == "" else _entry(text)
+        found = cached.value if cached is not None else text_or_none(await self.redis.get(key))
+        if found is not None:
+            return None if found == "" else _entry(found)
         entry = await self.registers[library].lookup(card_number)
         seconds = int(self.consortium.libraries[library].register.settings.get(
             "cache_seconds", DEFAULT_CACHE_SECONDS))
@@ -79,8 +88,10 @@ class BorrowerChecks:
             await self.redis.set(key, _entry_json(entry) if entry else "", ex=seconds)
         return entry
 
-    async def check(self, account: Account) -> Eligibility:
-        """Ask the home register; an unreachable register is an answer too, not an error."""
+    async def check(self, account: Account,
+                    cached: Pending[str | None] | None = None) -> Eligibility:
+        """Ask the home register (unless ``cached`` from ``read_cached`` has its answer);
+        an unreachable register is an answer too, not an error."""
         library = account.library or ""
         if not account.card_number or account.birth_date is None:
             return Eligibility(BorrowerCheck(Outcome.MISMATCH, ("card_number",),
@@ -88,7 +99,7 @@ class BorrowerChecks:
         borrower = Borrower(account.card_number, account.surname, account.given_name,
                             account.birth_date)
         try:
-            entry = await self._lookup(library, account.card_number)
+            entry = await self._lookup(library, account.card_number, cached)
         except ConnectorError as exc:
             return Eligibility(BorrowerCheck(Outcome.UNREACHABLE, detail=str(exc)))
         result = compare(borrower, entry)

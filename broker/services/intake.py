@@ -40,10 +40,11 @@ from broker.domain.search import SearchQuery, TitleHit
 from broker.domain.states import Service, State
 from broker.domain.workdays import is_public_holiday
 from broker.services.borrower import BorrowerChecks, refuse
-from broker.services.search import LiveCatalog, search
+from broker.services.search import LiveCatalog, index_keys, search
 from broker.store.codec import text
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys, request_id_for
+from broker.store.reads import Reads
 from broker.store.requests import OutboxJob, RequestStore
 
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -159,11 +160,19 @@ class Intake:
 
     async def _plan(self, account: Account, checked: RequestInput) -> Preview:
         home = self.consortium.libraries[account.library or ""]
-        await self._check_open_requests(account, checked, home.policy.max_open_requests)
+        query = _query(checked)
+        reads = Reads(self.redis)
+        open_ones = self.requests.read_open(
+            reads, account.id, duplicate_probes(checked.service, checked.item, checked.citation))
+        cached = self.borrowers.read_cached(reads, account)
+        indexed = self.index.read_lookup(reads, index_keys(query))
+        await reads.run()
+        self._check_open_requests(*open_ones.value, home.policy.max_open_requests)
         # An unreachable register does not refuse: the request waits, and the check is
         # retried before anything leaves. Any other answer is known now.
-        refuse(await self.borrowers.check(account), checked.service)
-        hit = await self._title(checked)
+        refuse(await self.borrowers.check(account, cached), checked.service)
+        found = await search(query, self.consortium, self.index, self.live, 5, indexed)
+        hit = found.titles[0] if found.titles else None
         if hit is None:
             raise NoLender("no member library's catalog has this title; check the title or "
                            "ask your library for help")
@@ -202,20 +211,14 @@ class Intake:
                                           jobs=[OutboxJob("process_request", request_id),
                                                 receipt])
 
-    async def _check_open_requests(self, account: Account, checked: RequestInput,
-                                   limit: int) -> None:
-        count, other = await self.requests.open_for_patron(
-            account.id, duplicate_probes(checked.service, checked.item, checked.citation))
+    @staticmethod
+    def _check_open_requests(count: int, duplicate: str | None, limit: int) -> None:
         if count >= limit:
             raise TooManyOpenRequests(f"you have {count} open requests, your "
                                       f"library's limit; wait until one ends")
-        if other is not None:
-            raise DuplicateRequest(f"request {other} for this title is still open",
-                                   request=other)
-
-    async def _title(self, checked: RequestInput) -> TitleHit | None:
-        found = await search(_query(checked), self.consortium, self.index, self.live, 5)
-        return found.titles[0] if found.titles else None
+        if duplicate is not None:
+            raise DuplicateRequest(f"request {duplicate} for this title is still open",
+                                   request=duplicate)
 
     def _rota(self, home: str, checked: RequestInput, hit: TitleHit) -> Rota:
         def price(lender: str) -> Estimate:

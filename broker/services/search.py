@@ -13,7 +13,8 @@ from broker.domain.consortium import Consortium
 from broker.domain.errors import ValidationFailed
 from broker.domain.holdings import BibRecord
 from broker.domain.search import Answer, CatalogAnswer, Found, SearchQuery, TitleHit, merge
-from broker.store.holdings import UnionIndex
+from broker.store.holdings import IndexEntry, UnionIndex
+from broker.store.reads import Pending
 from connectors.errors import CatalogUnavailable, ConnectorError
 from connectors.marc.matchkey import fold, match_keys
 
@@ -61,8 +62,7 @@ async def _from_index(index: UnionIndex, keys: list[str], words: list[str],
     if words:
         by_words = await index.match_keys_for_words(words, limit=limit)
         keys = [k for k in by_words if k in keys] if keys else by_words
-    entries = await index.lookup(keys) if keys else {}
-    return [Found(e.library, e.record, live=False) for page in entries.values() for e in page]
+    return found_in(await index.lookup(keys) if keys else {})
 
 
 async def _ask(catalog: LiveCatalog, query: SearchQuery, limit: int
@@ -84,13 +84,24 @@ async def _ask(catalog: LiveCatalog, query: SearchQuery, limit: int
                          time.perf_counter() - started), records
 
 
+def found_in(entries: Mapping[str, list[IndexEntry]]) -> list[Found]:
+    return [Found(e.library, e.record, live=False) for page in entries.values() for e in page]
+
+
 async def search(query: SearchQuery, consortium: Consortium, index: UnionIndex,
-                 live: Mapping[str, LiveCatalog], limit: int = 20) -> SearchResult:
-    """Titles matching ``query`` with every member's holdings, best-held first."""
+                 live: Mapping[str, LiveCatalog], limit: int = 20,
+                 indexed: Pending[dict[str, list[IndexEntry]]] | None = None) -> SearchResult:
+    """Titles matching ``query`` with every member's holdings, best-held first.
+    ``indexed``: the index entries for ``index_keys(query)``, read already (a query
+    without words needs nothing else from the index)."""
     keys, words = index_keys(query), query_words(query)
-    indexed = asyncio.create_task(_from_index(index, keys, words, limit))
-    answers = await asyncio.gather(*(_ask(c, query, limit) for c in live.values()))
-    found = await indexed
+    if indexed is not None and not words:
+        found = found_in(indexed.value)
+        answers = await asyncio.gather(*(_ask(c, query, limit) for c in live.values()))
+    else:
+        from_index = asyncio.create_task(_from_index(index, keys, words, limit))
+        answers = await asyncio.gather(*(_ask(c, query, limit) for c in live.values()))
+        found = await from_index
     catalogs = []
     for answer, records in answers:
         catalogs.append(answer)

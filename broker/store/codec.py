@@ -24,6 +24,10 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def text_or_none(value: Any) -> str | None:
+    return None if value is None else text(value)
+
+
 def texts(fields: Mapping[Any, Any] | None) -> dict[str, str]:
     """A Redis reply as ``str`` to ``str``, whether or not the client decodes."""
     return {text(k): text(v) for k, v in (fields or {}).items()}

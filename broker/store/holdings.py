@@ -31,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from broker.domain.holdings import BibRecord
 from broker.store.codec import record_from_json, text
 from broker.store.keys import Keys
+from broker.store.reads import Pending, Reads, read_one
 
 # Pipelines of this many records keep memory flat and round trips few.
 BATCH = 500
@@ -276,18 +277,26 @@ class UnionIndex:
 
     async def lookup(self, match_keys: Sequence[str]) -> dict[str, list[IndexEntry]]:
         """The visible records under each match key, one entry per holding library."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.keys.index_generations())
+        return await read_one(self.redis, lambda reads: self.read_lookup(reads, match_keys))
+
+    def read_lookup(self, reads: Reads, match_keys: Sequence[str]
+                    ) -> Pending[dict[str, list[IndexEntry]]]:
+        """``lookup``, as part of a batch of reads."""
+        reads.pipe.hgetall(self.keys.index_generations())
         for key in match_keys:
-            pipe.hgetall(self.keys.index_match(key))
-        generations_raw, *pages = await pipe.execute()
-        current = {text(k): text(v) for k, v in generations_raw.items()}
-        found: dict[str, list[IndexEntry]] = {}
-        for key, page in zip(match_keys, pages, strict=True):
-            entries = _visible(page, current)
-            if entries:
-                found[key] = entries
-        return found
+            reads.pipe.hgetall(self.keys.index_match(key))
+
+        def decode(results: list[Any]) -> dict[str, list[IndexEntry]]:
+            generations_raw, *pages = results
+            current = {text(k): text(v) for k, v in generations_raw.items()}
+            found: dict[str, list[IndexEntry]] = {}
+            for key, page in zip(match_keys, pages, strict=True):
+                entries = _visible(page, current)
+                if entries:
+                    found[key] = entries
+            return found
+
+        return reads.add(1 + len(match_keys), decode)
 
     async def match_keys_for_words(self, words: Sequence[str], limit: int = 50) -> list[str]:
         """Match keys whose title or author has every one of ``words``."""

@@ -27,6 +27,7 @@ from broker.store.codec import (
     texts,
 )
 from broker.store.keys import SHARDS, Keys, shard_of
+from broker.store.reads import Pending, Reads
 
 # KEYS: hash, events, outbox, state index, patron index, patron's open requests,
 #       their duplicate keys
@@ -231,16 +232,19 @@ class RequestStore:
     async def ids_for_lender(self, library: str) -> list[str]:
         return await self._ids(self.keys.by_lender(s, library) for s in range(SHARDS))
 
-    async def open_for_patron(self, patron_id: str, probes: Sequence[str]
-                              ) -> tuple[int, str | None]:
+    def read_open(self, reads: Reads, patron_id: str, probes: Sequence[str]
+                  ) -> Pending[tuple[int, str | None]]:
         """How many of the patron's requests have not ended, and the first of them
         known by one of ``probes`` (``duplicate_probes``), if any."""
         shard = shard_of(patron_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hlen(self.keys.open_for_patron(shard, patron_id))
-        pipe.hmget(self.keys.asked_by_patron(shard, patron_id), list(probes))
-        count, found = await pipe.execute()
-        return int(count), next((text(f) for f in found if f is not None), None)
+        reads.pipe.hlen(self.keys.open_for_patron(shard, patron_id))
+        reads.pipe.hmget(self.keys.asked_by_patron(shard, patron_id), list(probes))
+
+        def decode(results: list[Any]) -> tuple[int, str | None]:
+            count, found = results
+            return int(count), next((text(f) for f in found if f is not None), None)
+
+        return reads.add(2, decode)
 
     async def ids_for_patron(self, patron_id: str) -> list[str]:
         return await self._ids([self.keys.by_patron(shard_of(patron_id), patron_id)])

@@ -13,6 +13,7 @@ from broker.domain.intake import duplicate_probes
 from broker.domain.request import ItemDescription
 from broker.domain.states import Event, State
 from broker.store.keys import Keys, shard_of
+from broker.store.reads import read_one
 from broker.store.requests import OutboxJob, RequestStore
 
 from builders import a_request
@@ -38,13 +39,18 @@ async def test_open_requests_are_counted_and_found_by_title_until_they_end(
         store: RequestStore) -> None:
     request = a_request()
     probes = duplicate_probes(request.service, request.item, request.citation)
-    assert await store.open_for_patron("p1", probes) == (0, None)
+
+    async def open_for(patron: str) -> tuple[int, str | None]:
+        return await read_one(store.redis,
+                              lambda reads: store.read_open(reads, patron, probes))
+
+    assert await open_for("p1") == (0, None)
     r = await store.create(request, actor="patron:p1")
     await store.create(replace(a_request(), item=ItemDescription(title="Other")), "patron:p1")
-    assert await store.open_for_patron("p1", probes) == (2, r.id)
-    assert await store.open_for_patron("p2", probes) == (0, None)
+    assert await open_for("p1") == (2, r.id)
+    assert await open_for("p2") == (0, None)
     r = await store.apply(r, Event.CANCELLED, "patron:p1")
-    assert await store.open_for_patron("p1", probes) == (1, None)
+    assert await open_for("p1") == (1, None)
 
 
 async def test_keys_of_one_request_share_a_hash_tag(namespace: str) -> None:
