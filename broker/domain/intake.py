@@ -25,7 +25,7 @@ MAX_NOTE = 1000
 COPY_FORMATS = ("pdf", "paper")
 _PAGES = re.compile(r"^\s*(\d{1,5})\s*(?:[-–]\s*(\d{1,5}))?\s*$")
 FIELDS = frozenset({"service", "item", "citation", "pickup_location", "max_cost", "note",
-                    "copy_format"})
+                    "copy_format", "topic"})
 ITEM_FIELDS = frozenset({"title", "author", "year", "isbn", "issn", "edition", "material"})
 CITATION_FIELDS = frozenset({"source_title", "part_title", "volume", "issue", "pages"})
 
@@ -39,6 +39,9 @@ class RequestInput:
     max_cost: Decimal | None = None
     note: str | None = None
     copy_format: str | None = None
+    # "Books about X": the title is the topic and the note says more; no catalog says
+    # who holds such a thing, so it goes to the libraries that take topic requests.
+    topic: bool = False
 
     @property
     def pages(self) -> int | None:
@@ -157,11 +160,32 @@ def check_request_input(raw: Mapping[str, Any], home: Library) -> RequestInput:
             problems["max_cost"] = "an amount such as 10.00, or leave it out"
             max_cost = None
     note = _text(raw, "note", "note", problems, limit=MAX_NOTE)
+    topic = raw.get("topic", False)
+    if not isinstance(topic, bool):
+        problems["topic"] = "true for a topic request (books about a subject), else leave it out"
+        topic = False
+    if topic:
+        _check_topic(service, item, note, problems)
     if problems:
         raise ValidationFailed(problems)
     return RequestInput(service=service, item=item, pickup_location=str(pickup),
                         citation=citation, max_cost=max_cost, note=note,
-                        copy_format=copy_format if service is Service.COPY else None)
+                        copy_format=copy_format if service is Service.COPY else None,
+                        topic=topic)
+
+
+def _check_topic(service: Service, item: ItemDescription, note: str | None,
+                 problems: dict[str, str]) -> None:
+    if service is not Service.LOAN:
+        problems.setdefault("service", "a topic request asks for books to borrow: loan")
+    if not item.title:
+        problems.setdefault("item.title", "the topic, such as \"beekeeping in Slovenia\"")
+    if item.isbn or item.issn:
+        problems.setdefault("item.isbn" if item.isbn else "item.issn",
+                            "a topic request is not for one title; leave the number out")
+    if not note:
+        problems.setdefault("note", "say what you need on the topic: level, language, "
+                                    "how many books")
 
 
 # Keys that cannot occur in titles typed into a form or read from MARC.

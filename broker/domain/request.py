@@ -79,6 +79,8 @@ class Request:
     rota_position: str | None = None
     copy_format: str | None = None
     reason: str | None = None
+    # A topic request ("books about X"): ``item.title`` is the topic.
+    topic: bool = False
 
 
 @dataclass(frozen=True, slots=True)

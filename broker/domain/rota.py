@@ -362,3 +362,45 @@ def build_rota(consortium: Consortium, *, borrower: str, material: MaterialType,
                                  decided_by=decided_by))
         previous = key
     return Rota(tuple(entries), tuple(skipped), criteria)
+
+
+def topic_rota(consortium: Consortium, *, borrower: str, max_cost: Decimal | None,
+               closed: frozenset[str], estimate: Callable[[str], Estimate]) -> Rota:
+    """The lenders to ask for a topic request ("books about X").
+
+    No catalog says who holds a topic, so the candidates are the lenders of last
+    resort, the libraries whose staff search and choose for others. Left out: the
+    borrower itself, one closed today, one above ``max_cost``. The others go in
+    region-then-cost order, as ``DEFAULT_ORDER`` puts them for a title.
+    """
+    home = consortium.libraries.get(borrower)
+    home_region = home.region if home else None
+    chosen: list[tuple[tuple[object, ...], RotaEntry]] = []
+    skipped: list[RotaEntry] = []
+    for code, library in sorted(consortium.libraries.items()):
+        if not library.policy.lender_of_last_resort:
+            continue
+        if code == borrower:
+            skipped.append(RotaEntry(code, RotaCode.HOME_LIBRARY,
+                                     "the patron's home library: ask its own staff"))
+            continue
+        if code in closed:
+            skipped.append(RotaEntry(code, RotaCode.CLOSED_TODAY, "closed today"))
+            continue
+        priced = estimate(code)
+        if max_cost is not None and priced.total > max_cost:
+            skipped.append(RotaEntry(
+                code, RotaCode.OVER_COST_LIMIT,
+                f"estimated {priced.total} {priced.currency}, above the patron's limit "
+                f"of {max_cost} {priced.currency}", estimate_total=priced.total))
+            continue
+        same_region = library.region == home_region
+        key = (not same_region, priced.total, code)
+        says = ["takes topic requests (lender of last resort)",
+                "in the patron's region" if same_region else "in another region",
+                f"estimated {priced.total} {priced.currency}"]
+        chosen.append((key, RotaEntry(code, RotaCode.CHOSEN, "; ".join(says), rank_key=key,
+                                      estimate_total=priced.total)))
+    chosen.sort(key=lambda pair: pair[0])
+    return Rota(tuple(entry for _, entry in chosen), tuple(skipped),
+                (Criterion.SAME_REGION, Criterion.COST))

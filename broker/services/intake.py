@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,7 +35,7 @@ from broker.domain.intake import (
     local_copies,
 )
 from broker.domain.request import Request
-from broker.domain.rota import Candidate, Rota, RotaCode, build_rota
+from broker.domain.rota import Candidate, Rota, RotaCode, build_rota, topic_rota
 from broker.domain.search import SearchQuery, TitleHit
 from broker.domain.states import Service, State
 from broker.domain.workdays import is_public_holiday
@@ -91,7 +91,8 @@ class Preview:
     catalogs found for it, its lending string, and the first lender's fee."""
 
     checked: RequestInput
-    hit: TitleHit
+    # None for a topic request: it is not for a title the catalogs know.
+    hit: TitleHit | None
     rota: Rota
     estimate: Estimate
 
@@ -165,12 +166,14 @@ class Intake:
         open_ones = self.requests.read_open(
             reads, account.id, duplicate_probes(checked.service, checked.item, checked.citation))
         cached = self.borrowers.read_cached(reads, account)
-        indexed = self.index.read_lookup(reads, index_keys(query))
+        indexed = None if checked.topic else self.index.read_lookup(reads, index_keys(query))
         await reads.run()
         self._check_open_requests(*open_ones.value, home.policy.max_open_requests)
         # An unreachable register does not refuse: the request waits, and the check is
         # retried before anything leaves. Any other answer is known now.
         refuse(await self.borrowers.check(account, cached), checked.service)
+        if checked.topic:
+            return self._priced(home.code, checked, None, self._topic_rota(home.code, checked))
         found = await search(query, self.consortium, self.index, self.live, 5, indexed)
         hit = found.titles[0] if found.titles else None
         if hit is None:
@@ -182,28 +185,36 @@ class Intake:
             raise HeldLocally(f"{home.name} has this title ({', '.join(where)}"
                               f"{'; ' + ', '.join(calls) if calls else ''}): reserve it there",
                               where=where, call_numbers=calls)
-        rota = self._rota(home.code, checked, hit)
+        return self._priced(home.code, checked, hit, self._rota(home.code, checked, hit))
+
+    def _priced(self, home: str, checked: RequestInput, hit: TitleHit | None,
+                rota: Rota) -> Preview:
         if not rota.entries:
-            self._refuse(rota)
-        fee = estimate(self.consortium, borrower=home.code, lender=rota.entries[0].library,
-                       service=checked.service, pages=checked.pages,
-                       copy_format=checked.copy_format)
-        return Preview(checked, hit, rota, fee)
+            self._refuse(rota, topic=checked.topic)
+        return Preview(checked, hit, rota, self._price(home, checked)(rota.entries[0].library))
+
+    def _price(self, home: str, checked: RequestInput) -> Callable[[str], Estimate]:
+        def price(lender: str) -> Estimate:
+            return estimate(self.consortium, borrower=home, lender=lender,
+                            service=checked.service, pages=checked.pages,
+                            copy_format=checked.copy_format)
+
+        return price
 
     async def _accept(self, account: Account, checked: RequestInput,
                       request_id: str) -> Request:
         home = self.consortium.libraries[account.library or ""]
         plan = await self._plan(account, checked)
         now = self.clock()
-        item = checked.item if checked.item.title else \
-            type(checked.item)(**{**asdict(checked.item), "title": plan.hit.record.title})
+        item = checked.item if checked.item.title or plan.hit is None else \
+            replace(checked.item, title=plan.hit.record.title)
         request = Request(
             id=request_id, service=checked.service, state=State.NEW, version=0,
             patron_id=account.id, home_library=home.code,
             pickup_location=checked.pickup_location, item=item, created_at=now,
             updated_at=now, citation=checked.citation, max_cost=checked.max_cost,
             note=checked.note, rota=rota_json(plan.rota), estimate=estimate_json(plan.estimate),
-            copy_format=checked.copy_format)
+            copy_format=checked.copy_format, topic=checked.topic)
         receipt = OutboxJob("send_mail", account.id, {
             "to": account.email, "subject": f"Your interlibrary loan request {request_id}",
             "body": receipt_text(request, home.name, plan.estimate)})
@@ -221,11 +232,7 @@ class Intake:
                                    request=duplicate)
 
     def _rota(self, home: str, checked: RequestInput, hit: TitleHit) -> Rota:
-        def price(lender: str) -> Estimate:
-            return estimate(self.consortium, borrower=home, lender=lender,
-                            service=checked.service, pages=checked.pages,
-                            copy_format=checked.copy_format)
-
+        price = self._price(home, checked)
         candidates = [Candidate(library, holdings)
                       for library, holdings in hit.holdings.items()]
         # A lender on a public holiday today is skipped while others are open; when
@@ -241,6 +248,16 @@ class Intake:
                 break
         return rota
 
+    def _topic_rota(self, home: str, checked: RequestInput) -> Rota:
+        closed = frozenset(code for code in self.consortium.libraries
+                           if self._closed_today(code))
+        rota = topic_rota(self.consortium, borrower=home, max_cost=checked.max_cost,
+                          closed=closed, estimate=self._price(home, checked))
+        if closed and not rota.entries:
+            rota = topic_rota(self.consortium, borrower=home, max_cost=checked.max_cost,
+                              closed=frozenset(), estimate=self._price(home, checked))
+        return rota
+
     def _closed_today(self, code: str) -> bool:
         library = self.consortium.libraries.get(code)
         if library is None:
@@ -249,7 +266,7 @@ class Intake:
         return is_public_holiday(today, library.country)
 
     @staticmethod
-    def _refuse(rota: Rota) -> None:
+    def _refuse(rota: Rota, *, topic: bool) -> None:
         codes = {e.code for e in rota.skipped if e.code is not RotaCode.HOME_LIBRARY}
         if RotaCode.OVER_COST_LIMIT in codes:
             cheapest = min(e.estimate_total for e in rota.skipped
@@ -263,6 +280,9 @@ class Intake:
                                   "room only; you can read it there",
                                   libraries=[e.library for e in rota.skipped
                                              if e.code is RotaCode.READING_ROOM_ONLY])
+        if topic:
+            raise NoLender("no other member library takes topic requests; ask your own "
+                           "library's staff to help you find books on the subject")
         raise NoLender("no other member library can lend this title now")
 
 

@@ -57,6 +57,8 @@ def request_fields(request: Request) -> dict[str, str]:
         value = getattr(request, name)
         if value is not None:
             fields[name] = value
+    if request.topic:
+        fields["topic"] = "1"
     return fields
 
 
@@ -84,6 +86,7 @@ def request_from_fields(fields: Mapping[str, str]) -> Request:
         rota_position=fields.get("rota_position"),
         copy_format=fields.get("copy_format"),
         reason=fields.get("reason"),
+        topic=fields.get("topic") == "1",
     )
 
 

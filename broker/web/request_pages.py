@@ -59,10 +59,12 @@ from broker.web.pages import csrf_checked, form_text, message, redirect, render
 from broker.web.requests import PATRON_STATES, request_json
 
 # The form's fields, in the order the form shows them (and errors are listed in).
-FIELDS = ("service", "title", "author", "year", "isbn", "issn", "material", "part_title",
-          "volume", "issue", "pages", "copy_format", "pickup_location", "max_cost", "note")
+FIELDS = ("service", "topic", "title", "author", "year", "isbn", "issn", "material",
+          "part_title", "volume", "issue", "pages", "copy_format", "pickup_location",
+          "max_cost", "note")
 LABELS = {
-    "service": "What you need", "title": "Title", "author": "Author", "year": "Year",
+    "service": "What you need", "topic": "Books about a topic", "title": "Title",
+    "author": "Author", "year": "Year",
     "isbn": "ISBN", "issn": "ISSN", "material": "Kind of item",
     "part_title": "Title of the article or chapter", "volume": "Volume", "issue": "Issue",
     "pages": "Pages", "copy_format": "Format of the copy", "pickup_location": "Pickup place",
@@ -305,6 +307,8 @@ def _raw(values: Mapping[str, str]) -> dict[str, Any]:
         raw["max_cost"] = values["max_cost"].replace(",", ".")
     if values["note"]:
         raw["note"] = values["note"]
+    if values["topic"]:
+        raw["topic"] = True
     return raw
 
 
@@ -353,7 +357,7 @@ def _request_form(request: web.Request, account: Account, values: Mapping[str, s
     consortium = request.app[appkeys.CONSORTIUM]
     home = _home(request, account)
     found = None
-    if preview is not None:
+    if preview is not None and preview.hit is not None:
         record = preview.hit.record
         found = {"title": record.title, "author": record.author, "year": record.year}
     return render(request, "request_new.html", {

@@ -27,7 +27,7 @@ def _json(value: str | None) -> Any:
 
 def request_json(request: Request, *, for_patron: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": request.id, "service": request.service.value,
+        "id": request.id, "service": request.service.value, "topic": request.topic,
         "state": PATRON_STATES.get(request.state, request.state.value.replace("_", " "))
         if for_patron else request.state.value,
         "item": {k: v for k, v in {

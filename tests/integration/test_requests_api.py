@@ -257,3 +257,55 @@ async def test_the_patron_is_told_when_no_lender_can_supply(client: TestClient,
     mails = await OutboxMailer(app[appkeys.REDIS], app[appkeys.KEYS]).latest()
     assert any("none could supply it" in m["body"] and m["to"] == "ana@example.org"
                for m in mails)
+
+
+class TestTopicRequests:
+    """"Books about X": no catalog holds a topic, so it goes to the lenders of last
+    resort (B here), with the topic as the title and the note saying more."""
+
+    @pytest.fixture
+    def consortium_file(self, tmp_path: Path) -> Path:
+        path = three_library_consortium(tmp_path)
+        text = path.read_text(encoding="utf-8")
+        marker = 'code = "B"'
+        head, tail = text.split(marker, 1)
+        path.write_text(head + marker + tail.replace(
+            "[libraries.policy]\n", "[libraries.policy]\nlender_of_last_resort = true\n", 1),
+            encoding="utf-8")
+        return path
+
+    async def test_a_topic_request_goes_to_the_lender_of_last_resort(
+            self, client: TestClient, work: Any) -> None:
+        await login(client, "ana@example.org")
+        response = await client.post("/api/requests", json={
+            "service": "loan", "topic": True, "item": {"title": "Beekeeping in Slovenia"},
+            "note": "Two or three books for a beginner, in Slovenian or English"})
+        assert response.status == 201, await response.text()
+        created = await response.json()
+        assert created["topic"] is True and created["item"]["title"] == "Beekeeping in Slovenia"
+        await work()
+        await client.delete("/api/session")
+        await login(client, "desk@b.example.org", "stamp-lipa-41")
+        inbox = await (await client.get("/api/inbox")).json()
+        [order] = [o for o in inbox["orders"] if o["id"] == created["id"]]
+        assert order["topic"] is True
+        assert "lender of last resort" in order["rota"]["lenders"][0]["reason"]
+
+    async def test_a_topic_request_needs_its_note_and_no_isbn(self, client: TestClient) -> None:
+        await login(client, "ana@example.org")
+        response = await client.post("/api/requests", json={
+            "service": "copy", "topic": True, "item": {"isbn": BOTH}})
+        assert response.status == 422
+        problems = (await response.json())["errors"]
+        assert set(problems) >= {"service", "item.title", "item.isbn", "note"}
+
+
+async def test_without_a_lender_of_last_resort_a_topic_request_is_refused(
+        client: TestClient) -> None:
+    await login(client, "ana@example.org")
+    response = await client.post("/api/requests", json={
+        "service": "loan", "topic": True, "item": {"title": "Beekeeping"},
+        "note": "anything for a beginner"})
+    body = await response.json()
+    assert response.status == 409 and body["type"].endswith("/no-lender"), body
+    assert "topic requests" in body["detail"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -27,8 +28,12 @@ from broker.domain.rota import (
     Rota,
     RotaCode,
     build_rota,
+    topic_rota,
 )
 from broker.domain.states import Service
+from broker.services.consortium_file import load
+
+from conformance import DEMO
 
 D = Decimal
 S = ItemStatus
@@ -406,3 +411,35 @@ def test_random_rotas_hold_the_policy(seed: int) -> None:
     assert keys == sorted(keys)  # type: ignore[type-var]
     assert all(e.decided_by is not None for e in result.entries[1:])
     assert all(e.code is not RotaCode.CHOSEN for e in result.skipped)
+
+
+def test_a_topic_goes_to_the_lenders_of_last_resort_same_region_first() -> None:
+    consortium = _topic_consortium()
+    rota = topic_rota(consortium, borrower="SI-LJMK", max_cost=None, closed=frozenset(),
+                      estimate=_price(consortium, "SI-LJMK"))
+    assert rota.libraries == ("SI-KAM", "LV-RCB", "SE-UPS")
+    assert all("lender of last resort" in e.reason for e in rota.entries)
+
+
+def test_a_topic_rota_leaves_out_the_home_library_the_closed_and_the_too_dear() -> None:
+    consortium = _topic_consortium()
+    rota = topic_rota(consortium, borrower="SI-KAM", max_cost=Decimal("1.00"),
+                      closed=frozenset({"SE-UPS"}), estimate=_price(consortium, "SI-KAM"))
+    assert rota.entries == ()
+    assert {e.library: e.code for e in rota.skipped} == {
+        "SI-KAM": RotaCode.HOME_LIBRARY, "SE-UPS": RotaCode.CLOSED_TODAY,
+        "LV-RCB": RotaCode.OVER_COST_LIMIT}
+
+
+def _topic_consortium() -> Consortium:
+    demo = load(DEMO / "consortium.toml")
+    last_resort = {"SI-KAM", "LV-RCB", "SE-UPS"}
+    return replace(demo, libraries={
+        code: replace(lib, policy=replace(lib.policy,
+                                          lender_of_last_resort=code in last_resort))
+        for code, lib in demo.libraries.items()})
+
+
+def _price(consortium: Consortium, borrower: str) -> Callable[[str], Estimate]:
+    return lambda lender: estimate(consortium, borrower=borrower, lender=lender,
+                                   service=Service.LOAN)
