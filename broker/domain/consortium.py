@@ -130,5 +130,17 @@ class Consortium:
     def library(self, code: str) -> Library:
         return self.libraries[code]
 
+    def place_name(self, code: str | None) -> str:
+        """A library or branch by its name, as patrons know it."""
+        if not code:
+            return ""
+        for library in self.libraries.values():
+            if library.code == code:
+                return library.name
+            for branch in library.branches:
+                if branch.code == code:
+                    return f"{branch.name}, {library.name}"
+        return code
+
     def region_of(self, library_code: str) -> Region:
         return self.regions[self.libraries[library_code].region]

@@ -81,6 +81,21 @@ class Request:
     reason: str | None = None
     # A topic request ("books about X"): ``item.title`` is the topic.
     topic: bool = False
+    # The loan as it goes: due date (ISO date), the last day to collect it, a copy's
+    # link, a lender's condition and the cost it offered.
+    due_date: str | None = None
+    pickup_by: str | None = None
+    delivery_url: str | None = None
+    condition: str | None = None
+    # An order from an ILL partner for one of our libraries: the partner's code and
+    # its own id of the request (ISO 18626 RequestingAgencyRequestId).
+    partner: str | None = None
+    partner_request_id: str | None = None
+
+    @property
+    def from_partner(self) -> bool:
+        """An order from an ILL partner, not a request of one of our patrons."""
+        return self.partner is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,8 @@ class Event(StrEnum):
     # Opens the history; no row of the table takes it.
     CREATED = "created"
     SUBMITTED = "submitted"
+    # An order for one of our member libraries from an ILL partner (ISO 18626).
+    ORDER_RECEIVED = "order_received"
     BORROWER_CONFIRMED = "borrower_confirmed"
     BORROWER_MISMATCH = "borrower_mismatch"
     REFUSED = "refused"
@@ -67,6 +69,9 @@ class Event(StrEnum):
     ROTA_EXHAUSTED = "rota_exhausted"
     SHIPPED = "shipped"
     RECEIVED = "received"
+    # The partner that borrowed an item from one of our libraries has it (ISO 18626
+    # Received): on the supplying side the loan runs from here.
+    PARTNER_RECEIVED = "partner_received"
     READY_FOR_PICKUP = "ready_for_pickup"
     PICKUP_EXPIRED = "pickup_expired"
     CHECKED_OUT = "checked_out"
@@ -97,6 +102,9 @@ class IsoStatus(StrEnum):
     LOAN_COMPLETED = "LoanCompleted"
     COMPLETED_WITHOUT_RETURN = "CompletedWithoutReturn"
     CANCELLED = "Cancelled"
+    # Schema 2021-2 only.
+    HOLD_RETURN = "HoldReturn"
+    RELEASE_HOLD_RETURN = "ReleaseHoldReturn"
 
 
 BOTH = frozenset(Service)
@@ -120,6 +128,7 @@ _LENT = (S.SHIPPED, S.RECEIVED, S.AWAITING_PICKUP, S.ON_LOAN, S.RENEWAL_PENDING,
 TABLE: tuple[Row, ...] = (
     Row(S.NEW, E.SUBMITTED, S.VALIDATING),
     Row(S.NEW, E.REFUSED, S.REJECTED),
+    Row(S.NEW, E.ORDER_RECEIVED, S.SENT),
     Row(S.VALIDATING, E.BORROWER_CONFIRMED, S.ROUTING),
     Row(S.VALIDATING, E.BORROWER_MISMATCH, S.CANCELLED),
     Row(S.VALIDATING, E.REFUSED, S.REJECTED),
@@ -136,6 +145,7 @@ TABLE: tuple[Row, ...] = (
     Row(S.SENT, E.SHIPPED, S.SHIPPED, LOAN),
     Row(S.WILL_SUPPLY, E.SHIPPED, S.SHIPPED, LOAN),
     Row(S.SHIPPED, E.RECEIVED, S.RECEIVED, LOAN),
+    Row(S.SHIPPED, E.PARTNER_RECEIVED, S.ON_LOAN, LOAN),
     Row(S.RECEIVED, E.READY_FOR_PICKUP, S.AWAITING_PICKUP, LOAN),
     Row(S.AWAITING_PICKUP, E.CHECKED_OUT, S.ON_LOAN, LOAN),
     # Not collected in time: the item goes back to the lender.

@@ -12,14 +12,15 @@ from broker.store.keys import Keys
 from broker.store.ledger import Ledger
 
 
-def record_fee(request_id: str, borrower: str, lender: str, amount: str) -> bool:
+def record_fee(request_id: str, borrower: str, lender: str, amount: str,
+               kind: str = "service") -> bool:
     settings = Settings.from_env()
 
     async def record() -> bool:
         redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
         try:
             return await Ledger(redis, Keys(settings.namespace)).record(
-                request_id, borrower, lender, Decimal(amount))
+                request_id, borrower, lender, Decimal(amount), kind)
         finally:
             await redis.aclose()
 

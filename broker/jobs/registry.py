@@ -8,6 +8,7 @@ from typing import Any
 from broker.jobs.accounts import purge_unconfirmed
 from broker.jobs.deadlines import answer_overdue
 from broker.jobs.fees import record_fee
+from broker.jobs.lending import lifecycle_timer, send_order, tell_lender
 from broker.jobs.mail import send_mail
 from broker.jobs.requests import process_request, resume_stalled
 
@@ -18,6 +19,9 @@ JOBS: dict[str, Callable[..., Any]] = {
     "answer_overdue": answer_overdue,
     "resume_stalled": resume_stalled,
     "record_fee": record_fee,
+    "send_order": send_order,
+    "tell_lender": tell_lender,
+    "lifecycle_timer": lifecycle_timer,
 }
 
 # Housekeeping the scheduler queues by itself: job name -> every so many seconds.

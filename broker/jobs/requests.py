@@ -3,24 +3,16 @@ sweeper that picks up requests a dead worker left half-way."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-import aiohttp
-from redis.asyncio import Redis
-
 from broker.domain.states import State
+from broker.jobs.context import run_job
 from broker.services.borrower import BorrowerChecks
-from broker.services.consortium_file import load
 from broker.services.registers import registers
 from broker.services.routing import Router
-from broker.settings import Settings
-from broker.store.accounts import AccountStore
-from broker.store.keys import Keys
-from broker.store.requests import RequestStore
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -33,21 +25,10 @@ T = TypeVar("T")
 
 
 def _with_router(work: Callable[[Router], Awaitable[T]]) -> T:
-    settings = Settings.from_env()
-
-    async def run() -> T:
-        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
-        keys = Keys(settings.namespace)
-        consortium = load(settings.consortium_path)
-        try:
-            async with aiohttp.ClientSession() as session:
-                return await work(Router(RequestStore(redis, keys), AccountStore(redis, keys),
-                                         BorrowerChecks(redis, keys, consortium,
-                                                        registers(consortium, session))))
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(run())
+    return run_job(lambda job: work(Router(
+        job.requests, job.accounts,
+        BorrowerChecks(job.redis, job.keys, job.consortium,
+                       registers(job.consortium, job.session)))))
 
 
 def process_request(request_id: str) -> str:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from broker.domain.accounts import Account
-from broker.domain.errors import Forbidden, NotFound, ValidationFailed, VersionConflict
+from broker.domain.errors import NotFound, VersionConflict
 from broker.domain.register import Outcome
 from broker.domain.request import Request
 from broker.domain.states import Event, State
@@ -21,7 +20,6 @@ from connectors.errors import RegisterUnavailable
 
 # More steps than any request takes from NEW to a lender; a guard, not a limit.
 MAX_STEPS = 12
-ANSWERS = {"unfilled": Event.LENDER_UNFILLED, "will_supply": Event.LENDER_WILL_SUPPLY}
 
 
 def _now() -> datetime:
@@ -101,12 +99,13 @@ class Router:
         # version and does nothing.
         timer = OutboxJob("answer_overdue", request.id, {"version": request.version + 1},
                           at=answer_by)
+        delivery = OutboxJob("send_order", request.id, {"lender": lender.code})
         return await self.requests.apply(
             request, Event.SENT_TO_LENDER, "broker",
             changes={"lender": lender.code, "rota_position": str(position)},
             data={"lender": lender.code, "position": position,
                   "answer_by": answer_by.isoformat()},
-            jobs=[timer], at=sent_at)
+            jobs=[delivery, timer], at=sent_at)
 
     async def _tell_patron_unfilled(self, request: Request) -> list[OutboxJob]:
         try:
@@ -121,35 +120,3 @@ class Router:
                     f"holds {request.item.title}, and none could supply it this time "
                     f"(request {request.id}). Your library can advise you on other ways "
                     "to get it; you may also ask again later.\n"})]
-
-    async def answer(self, request_id: str, staff: Account, answer: object,
-                     reason: object) -> Request:
-        """A lender's staff answer an order in their inbox."""
-        if answer not in ANSWERS:
-            raise ValidationFailed({"answer": "one of " + ", ".join(ANSWERS)})
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-            raise ValidationFailed({"reason": "text of at most 500 characters"})
-        request = await self.requests.get(request_id)
-        if request.lender != staff.library:
-            raise Forbidden("this order is not in your library's inbox")
-        event = ANSWERS[str(answer)]
-        if event is Event.LENDER_UNFILLED:
-            return await self.requests.apply(
-                request, event, f"lender:{staff.library}",
-                changes={"lender": None, "reason": reason or "unfilled"},
-                data={"lender": staff.library, "reason": reason},
-                jobs=[OutboxJob("process_request", request.id)])
-        # The lender supplies: the fee this pair of libraries settles is the estimate
-        # for this lender (the request's stored one is for the first of the rota).
-        fee = self._fee_for(request, staff.library or "")
-        return await self.requests.apply(
-            request, event, f"lender:{staff.library}", data={"reason": reason, "fee": fee},
-            jobs=[OutboxJob("record_fee", request.id, {"borrower": request.home_library,
-                                                         "lender": staff.library,
-                                                         "amount": fee})])
-
-    @staticmethod
-    def _fee_for(request: Request, lender: str) -> str:
-        lenders = json.loads(request.rota or "{}").get("lenders", [])
-        found = next((e.get("estimate") for e in lenders if e["library"] == lender), None)
-        return str(found or "0.00")

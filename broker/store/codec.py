@@ -33,6 +33,12 @@ def texts(fields: Mapping[Any, Any] | None) -> dict[str, str]:
     return {text(k): text(v) for k, v in (fields or {}).items()}
 
 
+# Optional text attributes of a request, stored as they are.
+TEXT_FIELDS = ("note", "rota", "estimate", "rota_position", "copy_format", "reason",
+               "due_date", "pickup_by", "delivery_url", "condition", "partner",
+               "partner_request_id")
+
+
 def request_fields(request: Request) -> dict[str, str]:
     """The hash of a request; absent optional values are absent fields."""
     fields = {
@@ -53,7 +59,7 @@ def request_fields(request: Request) -> dict[str, str]:
         fields["max_cost"] = str(request.max_cost)
     if request.lender is not None:
         fields["lender"] = request.lender
-    for name in ("note", "rota", "estimate", "rota_position", "copy_format", "reason"):
+    for name in TEXT_FIELDS:
         value = getattr(request, name)
         if value is not None:
             fields[name] = value
@@ -80,13 +86,8 @@ def request_from_fields(fields: Mapping[str, str]) -> Request:
         citation=Citation(**citation) if citation else None,
         max_cost=Decimal(fields["max_cost"]) if "max_cost" in fields else None,
         lender=fields.get("lender"),
-        note=fields.get("note"),
-        rota=fields.get("rota"),
-        estimate=fields.get("estimate"),
-        rota_position=fields.get("rota_position"),
-        copy_format=fields.get("copy_format"),
-        reason=fields.get("reason"),
         topic=fields.get("topic") == "1",
+        **{name: fields.get(name) for name in TEXT_FIELDS},
     )
 
 

@@ -40,11 +40,13 @@ class Ledger:
         self._record = redis.register_script(_RECORD)
 
     async def record(self, request_id: str, borrower: str, lender: str,
-                     amount: Decimal) -> bool:
-        """Charge ``borrower`` ``amount`` for ``lender``'s service on a request, once."""
+                     amount: Decimal, kind: str = "service") -> bool:
+        """Charge ``borrower`` ``amount`` for ``lender``'s service on a request, once
+        for each ``kind`` of charge (the service; a lost item's replacement)."""
         cents = int((amount * 100).to_integral_value())
+        charged = self.keys.ledger_charged(request_id) + ("" if kind == "service" else f":{kind}")
         return bool(await self._record(
-            keys=[self.keys.ledger_charged(request_id), self.keys.ledger()],
+            keys=[charged, self.keys.ledger()],
             args=[f"{borrower}>{lender}", cents]))
 
     async def balances(self) -> list[Balance]:

@@ -8,6 +8,7 @@ still at the version the caller read (optimistic concurrency).
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -95,7 +96,7 @@ class OutboxJob:
     # Not before this moment (a deadline timer); None runs it as soon as possible.
     at: datetime | None = None
 
-    def encode(self, version: int, position: int) -> str:
+    def encode(self, version: int, position: int | str) -> str:
         entry: dict[str, Any] = {"id": f"{self.request_id}_{version}_{position}",
                                  "name": self.name, "request_id": self.request_id,
                                  "args": dict(self.args)}
@@ -197,6 +198,16 @@ class RequestStore:
         # instead of being read back: one round trip a transition.
         return replace(request, state=target, version=int(result[1]), updated_at=at,
                        **cast(dict[str, Any], changes))
+
+    async def enqueue(self, request: Request, jobs: Sequence[OutboxJob]) -> None:
+        """Queue work about ``request`` that changes nothing of it (a reminder mail)."""
+        if not jobs:
+            return
+        outbox = self.keys.for_request(request.id).outbox
+        # Ids apart from those of the transition that made this version.
+        stamp = secrets.token_hex(4)
+        await self.redis.rpush(outbox, *(j.encode(request.version, f"{stamp}{i}")
+                                         for i, j in enumerate(jobs)))
 
     async def get_many(self, request_ids: Sequence[str]) -> list[Request]:
         """Several requests in one round trip; ids that no longer exist are left out."""

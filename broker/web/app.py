@@ -17,8 +17,8 @@ from broker.services.borrower import BorrowerChecks
 from broker.services.catalogs import live_catalogs
 from broker.services.consortium_file import load
 from broker.services.intake import Intake
+from broker.services.lending import Lending
 from broker.services.registers import registers
-from broker.services.routing import Router
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, SessionStore
 from broker.store.holdings import UnionIndex
@@ -73,8 +73,8 @@ async def _peers(app: web.Application) -> AsyncIterator[None]:
                                      app[appkeys.BORROWERS], app[appkeys.REDIS],
                                      app[appkeys.KEYS], consortium,
                                      app[appkeys.LIVE_CATALOGS])
-        app[appkeys.ROUTER] = Router(app[appkeys.STORE], app[appkeys.ACCOUNTS].store,
-                                     app[appkeys.BORROWERS])
+        app[appkeys.LENDING] = Lending(app[appkeys.STORE], app[appkeys.ACCOUNTS].store,
+                                       consortium)
         yield
 
 

@@ -12,7 +12,7 @@ from broker.domain.consortium import Consortium
 from broker.services.accounts import Accounts
 from broker.services.borrower import BorrowerChecks
 from broker.services.intake import Intake
-from broker.services.routing import Router
+from broker.services.lending import Lending
 from broker.services.search import LiveCatalog
 from broker.settings import Settings
 from broker.store.accounts import SessionStore
@@ -31,7 +31,7 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 SESSIONS = web.AppKey("sessions", SessionStore)
 BORROWERS = web.AppKey("borrowers", BorrowerChecks)
 INTAKE = web.AppKey("intake", Intake)
-ROUTER = web.AppKey("router", Router)
+LENDING = web.AppKey("lending", Lending)
 LIVE_CATALOGS = web.AppKey("live_catalogs", Mapping[str, LiveCatalog])
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)

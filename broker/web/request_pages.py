@@ -1,7 +1,7 @@
 """The pages for asking for a loan or a copy, following one's requests, and the
 library staff's inbox of orders.
 
-They call the services the JSON API calls (``Intake``, ``RequestStore``, ``Router``)
+They call the services the JSON API calls (``Intake``, ``RequestStore``, ``Lending``)
 and show their refusals on the page, with the API's status codes, instead of as
 problem+json. Every POST carries the pages' CSRF token (``broker.web.pages``), and
 everything works without JavaScript.
@@ -47,12 +47,11 @@ from broker.domain.errors import (
 )
 from broker.domain.holdings import MaterialType
 from broker.domain.intake import COPY_FORMATS, MAX_NOTE
+from broker.domain.lifecycle import BorrowerStep, answer_from_input
 from broker.domain.openurl import Prefill, read_openurl
 from broker.domain.request import Request
 from broker.domain.states import Event, Service, State, allowed_events
 from broker.services.intake import Preview, estimate_json
-from broker.services.routing import ANSWERS
-from broker.store.requests import RequestStore
 from broker.web import appkeys
 from broker.web.auth import current_account
 from broker.web.pages import csrf_checked, form_text, message, redirect, render
@@ -159,19 +158,6 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def place_name(consortium: Consortium, code: str | None) -> str:
-    """A library or branch by its name, as patrons know it."""
-    if not code:
-        return ""
-    for library in consortium.libraries.values():
-        if library.code == code:
-            return library.name
-        for branch in library.branches:
-            if branch.code == code:
-                return f"{branch.name}, {library.name}"
-    return code
-
-
 def fee_view(estimate: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A stored estimate (``estimate_json``'s shape) with its total in words."""
     if not estimate:
@@ -196,8 +182,8 @@ def _request_view(consortium: Consortium, found: Request, *, for_patron: bool) -
     view |= {
         "service_text": "Copy" if found.service is Service.COPY else "Loan",
         "state_text": PLAIN_STATES.get(found.state, found.state.value.replace("_", " ")),
-        "pickup_name": place_name(consortium, found.pickup_location),
-        "home_name": place_name(consortium, found.home_library),
+        "pickup_name": consortium.place_name(found.pickup_location),
+        "home_name": consortium.place_name(found.home_library),
         "fee": fee_view(view.get("estimate")),
         "note": found.note, "copy_format": found.copy_format,
         "created": found.created_at, "updated": found.updated_at,
@@ -205,7 +191,7 @@ def _request_view(consortium: Consortium, found: Request, *, for_patron: bool) -
         "ended_because": found.reason if found.state.terminal else None,
     }
     if not for_patron:
-        view["lender_name"] = place_name(consortium, found.lender)
+        view["lender_name"] = consortium.place_name(found.lender)
     return view
 
 
@@ -330,14 +316,14 @@ def _refusal(consortium: Consortium, exc: BrokerError) -> dict[str, Any]:
     more = exc.extensions
     if isinstance(exc, HeldLocally):
         # The service's sentence names branches by code; the patron knows their names.
-        where = ", ".join(place_name(consortium, code) for code in more.get("where", []))
+        where = ", ".join(consortium.place_name(code) for code in more.get("where", []))
         calls = more.get("call_numbers") or []
         lines = [f"It is at {where}{' under ' + ', '.join(calls) if calls else ''}. Reserve "
                  "it in the library's catalog or at the desk: it is quicker, and costs "
                  "nothing."]
     elif isinstance(exc, ReadingRoomOnly) and more.get("libraries"):
         lines.append("You can read it at: " + ", ".join(
-            place_name(consortium, code) for code in more["libraries"]) + ".")
+            consortium.place_name(code) for code in more["libraries"]) + ".")
     elif isinstance(exc, DuplicateRequest) and more.get("request"):
         links.append((f"/requests/{more['request']}", f"See request {more['request']}"))
     elif isinstance(exc, TooManyOpenRequests):
@@ -449,7 +435,7 @@ def _history(consortium: Consortium, events: list[Any], *,
         if not for_patron:
             lender = event.data.get("lender")
             if lender:
-                text += f": {place_name(consortium, lender)}"
+                text += f": {consortium.place_name(lender)}"
             if event.data.get("reason"):
                 text += f" ({event.data['reason']})"
         shown.append({"at": event.at, "text": text,
@@ -466,7 +452,7 @@ async def _detail(request: web.Request, account: Account, found: Request, *,
     view = _request_view(consortium, found, for_patron=for_patron)
     rota = None
     if not for_patron and view.get("rota"):
-        rota = {part: [{**entry, "name": place_name(consortium, entry["library"])}
+        rota = {part: [{**entry, "name": consortium.place_name(entry["library"])}
                        for entry in view["rota"].get(part, [])]
                 for part in ("lenders", "skipped")}
     return render(request, "request_detail.html", {
@@ -488,19 +474,6 @@ async def request_page(request: web.Request) -> web.Response:
     return await _detail(request, account, found)
 
 
-async def _cancelled(store: RequestStore, found: Request, patron: Account) -> Request:
-    """``found`` cancelled by its patron. The worker may have moved it on since the
-    page was shown (checked, sent to a lender): the patron's wish holds in the new
-    state too, so a lost race is read again and tried once more."""
-    changes: dict[str, str | None] = {"lender": None, "reason": "cancelled by the patron"}
-    try:
-        return await store.apply(found, Event.CANCELLED, f"patron:{patron.id}",
-                                 changes=changes)
-    except VersionConflict:
-        return await store.apply(await store.get(found.id), Event.CANCELLED,
-                                 f"patron:{patron.id}", changes=changes)
-
-
 @csrf_checked
 async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
     account = await current_account(request)
@@ -514,7 +487,9 @@ async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
                              error="Only the patron who asked cancels a request.", status=403)
     store = request.app[appkeys.STORE]
     try:
-        await _cancelled(store, found, account)
+        await request.app[appkeys.LENDING].borrower_steps(
+            found.id, BorrowerStep.CANCEL, f"patron:{account.id}", patron=account.id,
+            note="cancelled by the patron")
     except (IllegalTransition, VersionConflict):
         found = await store.get(found.id)
         return await _detail(request, account, found, status=409, error=(
@@ -556,7 +531,7 @@ async def _inbox(request: web.Request, staff: Account, *, notice: str | None = N
             "can_unfill": Event.LENDER_UNFILLED in answers,
         })
     return render(request, "inbox.html", {
-        "orders": orders, "library": place_name(consortium, staff.library),
+        "orders": orders, "library": consortium.place_name(staff.library),
         "notice": notice, "error": error,
     }, status, private=True)
 
@@ -578,8 +553,8 @@ async def answer(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
         return staff
     request_id, given = request.match_info["request_id"], form_text(form, "answer")
     try:
-        await request.app[appkeys.ROUTER].answer(request_id, staff, given,
-                                                 form_text(form, "reason").strip() or None)
+        await request.app[appkeys.LENDING].lender_answers(
+            request_id, staff.library or "", answer_from_input(form), f"lender:{staff.library}")
     except ValidationFailed as exc:
         return await _inbox(request, staff, status=exc.status, error=f"{request_id}: " + (
             "; ".join(f"{k}: {v}" for k, v in exc.problems.items())))
@@ -590,7 +565,7 @@ async def answer(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
         return await _inbox(request, staff, status=exc.status,
                             error=_sentence(f"{request_id}: {text}"))
     return redirect(f"/inbox?answered={request_id}&as={given}"
-                    if given in ANSWERS else "/inbox")
+                    if given in ANSWER_NOTICES else "/inbox")
 
 
 async def _back_to(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from broker.domain.accounts import Account, Role
 from broker.domain.errors import Forbidden, NotFound, ValidationFailed
+from broker.domain.lifecycle import BorrowerStep, answer_from_input
 from broker.domain.request import Request
 from broker.domain.states import Event, State
 from broker.web import appkeys
@@ -100,11 +101,9 @@ async def cancel(request: web.Request) -> web.Response:
     found, account = await _visible(request, request.match_info["request_id"])
     if account.role is not Role.PATRON:
         raise Forbidden("only the patron cancels their request")
-    # A library inbox loses the order with the transition; telling ISO 18626 and
-    # e-mail lenders comes with their connectors.
-    cancelled = await request.app[appkeys.STORE].apply(
-        found, Event.CANCELLED, f"patron:{account.id}",
-        changes={"lender": None, "reason": "cancelled by the patron"})
+    cancelled = await request.app[appkeys.LENDING].borrower_steps(
+        found.id, BorrowerStep.CANCEL, f"patron:{account.id}", patron=account.id,
+        note="cancelled by the patron")
     return web.json_response(request_json(cancelled, for_patron=True))
 
 
@@ -119,8 +118,9 @@ async def inbox(request: web.Request) -> web.Response:
 async def answer(request: web.Request) -> web.Response:
     staff = await require(request, Role.STAFF)
     body = await read_json(request)
-    answered = await request.app[appkeys.ROUTER].answer(
-        request.match_info["request_id"], staff, body.get("answer"), body.get("reason"))
+    answered = await request.app[appkeys.LENDING].lender_answers(
+        request.match_info["request_id"], staff.library or "", answer_from_input(body),
+        f"lender:{staff.library}")
     return web.json_response(request_json(answered, for_patron=False))
 
 
