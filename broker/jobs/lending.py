@@ -15,6 +15,7 @@ from broker.domain.lifecycle import BorrowerStep
 from broker.domain.request import Request
 from broker.domain.states import State
 from broker.jobs.context import JobContext, run_job
+from broker.services.circulation import Circulation
 from broker.services.lenders import lender_for
 from broker.services.lending import Lending
 
@@ -51,6 +52,14 @@ def tell_lender(request_id: str, step: str, note: str | None = None) -> bool:
         return True
 
     return run_job(tell)
+
+
+def circulate(request_id: str, step: str) -> bool:
+    """The home library's own system learns a step of the loan (NCIP); see
+    ``Circulation.record``."""
+    return run_job(lambda job: Circulation(job.redis, job.keys, job.consortium,
+                                           job.requests, job.accounts, job.session)
+                   .record(request_id, BorrowerStep(step)))
 
 
 def lifecycle_timer(request_id: str, version: int, kind: str) -> bool:

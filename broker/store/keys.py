@@ -100,6 +100,10 @@ class Keys:
         digest = hashlib.sha256(token.encode()).hexdigest()
         return f"{self.tag(int(token[:2]) % SHARDS)}:token:{kind}:{digest}"
 
+    def circulation_item(self, request_id: str) -> str:
+        """The item id the home library's system gave an ILL loan (NCIP AcceptItem)."""
+        return f"{self.tag(shard_of(request_id))}:circulation:{request_id}"
+
     def register_cache(self, library: str, card_number: str) -> str:
         card = hashlib.sha256(card_number.strip().casefold().encode()).hexdigest()
         return f"{self.namespace}:register:{library}:{card}"
