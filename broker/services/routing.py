@@ -14,6 +14,7 @@ from broker.domain.request import Request
 from broker.domain.states import Event, State
 from broker.domain.workdays import answer_deadline
 from broker.services.borrower import BorrowerChecks
+from broker.services.notices import Notice, notice
 from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob, RequestStore
 from connectors.errors import RegisterUnavailable
@@ -108,15 +109,11 @@ class Router:
             jobs=[delivery, timer], at=sent_at)
 
     async def _tell_patron_unfilled(self, request: Request) -> list[OutboxJob]:
+        if request.from_partner:
+            return []  # the partner was told with its lender's answer
         try:
             account = await self.accounts.get(request.patron_id)
         except NotFound:
             return []
-        return [OutboxJob("send_mail", account.id, {
-            "to": account.email,
-            "subject": f"Your interlibrary loan request {request.id}: no library could "
-                       "supply it",
-            "body": f"Hello {account.given_name},\n\nwe asked every member library that "
-                    f"holds {request.item.title}, and none could supply it this time "
-                    f"(request {request.id}). Your library can advise you on other ways "
-                    "to get it; you may also ask again later.\n"})]
+        place = self.borrowers.consortium.place_name(request.pickup_location)
+        return [notice(Notice.UNFILLED, account, request, place)]
