@@ -102,9 +102,6 @@ class IsoStatus(StrEnum):
     LOAN_COMPLETED = "LoanCompleted"
     COMPLETED_WITHOUT_RETURN = "CompletedWithoutReturn"
     CANCELLED = "Cancelled"
-    # Schema 2021-2 only.
-    HOLD_RETURN = "HoldReturn"
-    RELEASE_HOLD_RETURN = "ReleaseHoldReturn"
 
 
 BOTH = frozenset(Service)
