@@ -100,9 +100,29 @@ class Library:
     lending: ConnectorConfig
     languages: tuple[str, ...] = ("en",)
     branches: tuple[Branch, ...] = ()
+    # How ISO 18626 messages name this library ("TYPE:VALUE"); "ISIL:<code>" if unset.
+    agency_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.agency_id:
+            object.__setattr__(self, "agency_id", f"ISIL:{self.code}")
 
     def has_branch(self, code: str) -> bool:
         return code == self.code or any(b.code == code for b in self.branches)
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """Another ILL system that orders from our libraries over ISO 18626 (and is told
+    of their answers at ``url``); ``credential_env`` names the environment variable
+    holding the bearer token both directions use."""
+
+    code: str
+    name: str
+    agency_id: str
+    url: str
+    schema_version: str = "2021-2"
+    credential_env: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +146,7 @@ class Consortium:
     libraries: Mapping[str, Library]
     categories: Mapping[str, Category]
     fees: FeeSchedule
+    partners: Mapping[str, Partner] = field(default_factory=lambda: MappingProxyType({}))
 
     def library(self, code: str) -> Library:
         return self.libraries[code]

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 from broker.domain.errors import NotFound
-from broker.domain.lifecycle import BorrowerStep
+from broker.domain.lifecycle import MAX_REASON, Answer, BorrowerStep, LenderAnswer
 from broker.domain.request import Request
 from broker.domain.states import State
 from broker.jobs.context import JobContext, run_job
 from broker.services.circulation import Circulation
+from broker.services.iso18626 import supplier_of, told
 from broker.services.lenders import lender_for
 from broker.services.lending import Lending
+from connectors.iso18626.client import Iso18626Client
+from connectors.iso18626.errors import PartnerRefused
+from connectors.iso18626.lending import credential
+from connectors.iso18626.lifecycle import answer_message
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +35,18 @@ def send_order(request_id: str, lender: str) -> bool:
         request = await job.requests.get(request_id)
         if request.lender != lender or request.state is not State.SENT:
             return False  # answered, cancelled or moved on before delivery
-        await lender_for(job.consortium.library(lender), job.session,
-                         job.settings).order(request)
+        try:
+            await lender_for(job.consortium.library(lender), job.session, job.settings,
+                             consortium=job.consortium).order(request)
+        except PartnerRefused as exc:
+            # The lender read the order and will not take it: a no from that lender,
+            # so the request moves on to the next one.
+            log.warning("%s: %s refused the order: %s", request_id, lender, exc)
+            await _lending(job).lender_answers(
+                request_id, lender,
+                Answer(LenderAnswer.UNFILLED, reason=f"refused: {exc.message}"[:MAX_REASON]),
+                f"iso18626:{lender}")
+            return False
         return True
 
     return run_job(send)
@@ -47,8 +63,14 @@ def tell_lender(request_id: str, step: str, note: str | None = None) -> bool:
         lender = request.lender or _last_lender(request)
         if lender is None or lender not in job.consortium.libraries:
             return False
-        await lender_for(job.consortium.library(lender), job.session,
-                         job.settings).tell(request, BorrowerStep(step), note)
+        try:
+            await lender_for(job.consortium.library(lender), job.session, job.settings,
+                             consortium=job.consortium).tell(request, BorrowerStep(step), note)
+        except PartnerRefused as exc:
+            # Sending it again would be refused again; the lender's staff see the step
+            # in their own system's state soon enough.
+            log.warning("%s: %s refused the step %s: %s", request_id, lender, step, exc)
+            return False
         return True
 
     return run_job(tell)
@@ -62,10 +84,50 @@ def circulate(request_id: str, step: str) -> bool:
                    .record(request_id, BorrowerStep(step)))
 
 
+def tell_partner(request_id: str, answer: str) -> bool:
+    """Tell the ILL partner an order came from what our library answered (an answer
+    kind of ``LenderAnswer``, or "status", "cancelled", "cancel_refused") as an ISO
+    18626 SupplyingAgencyMessage in the partner's schema version, with its token.
+    Raises ``PartnerUnavailable`` to be retried while the partner cannot be reached."""
+
+    async def tell(job: JobContext) -> bool:
+        try:
+            request = await job.requests.get(request_id)
+        except NotFound:
+            return False
+        partner = job.consortium.partners.get(request.partner or "")
+        supplier = await supplier_of(job.requests, request)
+        if partner is None or supplier not in job.consortium.libraries:
+            log.warning("%s: no partner %r or library %r to answer for", request_id,
+                        request.partner, supplier)
+            return False
+        message = answer_message(
+            await told(job.requests, request, answer),
+            partner_request_id=request.partner_request_id or request.id,
+            requester=partner.agency_id,
+            supplier=job.consortium.library(str(supplier)).agency_id,
+            supplier_request_id=request.id, currency=job.consortium.currency,
+            version=partner.schema_version, now=datetime.now(UTC))
+        client = Iso18626Client(partner.url, job.session, partner=partner.code,
+                                version=partner.schema_version,
+                                credential=credential(partner.credential_env), attempts=2)
+        try:
+            await client.send(message)
+        except PartnerRefused as exc:
+            log.warning("%s: partner %s refused %s: %s", request_id, partner.code, answer, exc)
+            return False
+        return True
+
+    return run_job(tell)
+
+
+def _lending(job: JobContext) -> Lending:
+    return Lending(job.requests, job.accounts, job.consortium)
+
+
 def lifecycle_timer(request_id: str, version: int, kind: str) -> bool:
     """A lifecycle step, deadline or reminder; see ``Lending.timer``."""
-    return run_job(lambda job: Lending(job.requests, job.accounts, job.consortium)
-                   .timer(request_id, version, kind))
+    return run_job(lambda job: _lending(job).timer(request_id, version, kind))
 
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from broker.jobs.accounts import purge_unconfirmed
 from broker.jobs.deadlines import answer_overdue
 from broker.jobs.fees import record_fee
-from broker.jobs.lending import circulate, lifecycle_timer, send_order, tell_lender
+from broker.jobs.lending import circulate, lifecycle_timer, send_order, tell_lender, tell_partner
 from broker.jobs.mail import send_mail
 from broker.jobs.requests import process_request, resume_stalled
 
@@ -21,6 +21,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "record_fee": record_fee,
     "send_order": send_order,
     "tell_lender": tell_lender,
+    "tell_partner": tell_partner,
     "lifecycle_timer": lifecycle_timer,
     "circulate": circulate,
 }

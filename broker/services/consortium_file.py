@@ -27,6 +27,7 @@ from broker.domain.consortium import (
     HoldingsMapping,
     Library,
     LocalHoldings,
+    Partner,
     Policy,
     Region,
 )
@@ -83,6 +84,7 @@ def _reference_problems(data: Mapping[str, Any], base: Path) -> Problems:
     problems = _duplicates(data["regions"], "regions") + _duplicates(data["libraries"],
                                                                        "libraries")
     problems += _duplicates(data.get("categories", []), "categories")
+    problems += _duplicates(data.get("partners", []), "partners")
     all_codes: dict[str, str] = {}
     for i, lib in enumerate(data["libraries"]):
         at = f"libraries[{i}]"
@@ -167,6 +169,7 @@ def _library(raw: Mapping[str, Any], base: Path) -> Library:
         catalog=_connector(raw["catalog"], base),
         register=_connector(raw["register"], base),
         lending=_connector(raw["lending"], base),
+        agency_id=raw.get("agency_id", ""),
     )
 
 
@@ -210,6 +213,10 @@ def build(data: Mapping[str, Any], base: Path, source: str = "consortium") -> Co
             c["code"]: Category(c["code"], c["name"], c.get("digital_only", False))
             for c in data.get("categories", [])}),
         fees=_fees(data["fees"]),
+        partners=MappingProxyType({
+            p["code"]: Partner(p["code"], p["name"], p["agency_id"], p["url"],
+                               p.get("schema_version", "2021-2"), p.get("credential_env"))
+            for p in data.get("partners", [])}),
     )
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import aiohttp
 
-from broker.domain.consortium import Library
+from broker.domain.consortium import Consortium, Library
+from broker.services.consortium_file import load
 from broker.settings import Settings
+from connectors.iso18626.lending import Iso18626Lending
 from connectors.lending import InboxLending, LendingConnector
 
 
 def lender_for(library: Library, session: aiohttp.ClientSession,
-               settings: Settings) -> LendingConnector:
+               settings: Settings, *, consortium: Consortium | None = None
+               ) -> LendingConnector:
     match library.lending.connector:
+        case "iso18626":
+            # The home library's agency id and address go into every message.
+            return Iso18626Lending(library, consortium or load(settings.consortium_path),
+                                   session)
         case _:
             return InboxLending(library.code)

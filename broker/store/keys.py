@@ -156,6 +156,17 @@ class Keys:
         """OAI identifier -> record id, since a deletion names only the identifier."""
         return f"{self.namespace}:index:oai-ids:{library}"
 
+    def partner_request(self, partner: str, partner_request_id: str) -> str:
+        """An ILL partner's request id -> our request for it, so a repeated ISO 18626
+        Request finds the request the first one made."""
+        digest = hashlib.sha256(partner_request_id.encode()).hexdigest()
+        return f"{self.namespace}:partner-request:{partner}:{digest}"
+
+    def iso18626_answer(self, peer: str, digest: str) -> str:
+        """The confirmation we gave a peer's ISO 18626 message (by the digest of its
+        bytes), so the same message sent again is answered alike and acted on once."""
+        return f"{self.namespace}:iso18626:answer:{peer}:{digest}"
+
     def queue(self, name: str) -> str:
         """An rq queue name; rq adds its own prefix."""
         return f"{self.namespace}:{name}"

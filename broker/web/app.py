@@ -30,6 +30,7 @@ from broker.web import (
     coordinator,
     docs,
     health,
+    iso18626,
     libraries,
     metrics,
     openurl,
@@ -103,4 +104,5 @@ def create_app(settings: Settings) -> web.Application:
     docs.setup(app)
     pages.setup(app)
     request_pages.setup(app)
+    iso18626.setup(app)
     return app
