@@ -28,6 +28,7 @@ from broker.web import (
     accounts,
     appkeys,
     coordinator,
+    dashboard,
     docs,
     health,
     iso18626,
@@ -36,6 +37,7 @@ from broker.web import (
     openurl,
     pages,
     problems,
+    pull_slips,
     request_pages,
     requests,
     search,
@@ -101,6 +103,8 @@ def create_app(settings: Settings) -> web.Application:
     requests.setup(app)
     openurl.setup(app)
     coordinator.setup(app)
+    dashboard.setup(app)
+    pull_slips.setup(app)
     docs.setup(app)
     pages.setup(app)
     request_pages.setup(app)
