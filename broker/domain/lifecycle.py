@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from broker.domain.errors import ValidationFailed
-from broker.domain.states import Event
+from broker.domain.states import Event, Service, State, allowed_events
 
 MAX_REASON = 500
 MAX_URL = 2000
@@ -118,6 +118,17 @@ def check_answer(answer: Answer) -> Answer:
     return answer
 
 
+def _due_date(raw: Mapping[str, Any], problems: dict[str, str]) -> date | None:
+    """The ISO date in ``raw["due_date"]``, if any; a bad one noted in ``problems``."""
+    if not raw.get("due_date"):
+        return None
+    try:
+        return date.fromisoformat(str(raw["due_date"]))
+    except ValueError:
+        problems["due_date"] = "a date such as 2026-12-24"
+        return None
+
+
 def answer_from_input(raw: Mapping[str, Any]) -> Answer:
     """An ``Answer`` from the API's or a form's fields, or ``ValidationFailed`` naming
     every bad one. Dates are ISO dates, the cost a decimal amount, ``granted`` a boolean
@@ -132,12 +143,7 @@ def answer_from_input(raw: Mapping[str, Any]) -> Answer:
         if value is not None and not isinstance(value, str):
             problems[name] = "text"
         texts[name] = value.strip() or None if isinstance(value, str) else None
-    due: date | None = None
-    if raw.get("due_date"):
-        try:
-            due = date.fromisoformat(str(raw["due_date"]))
-        except ValueError:
-            problems["due_date"] = "a date such as 2026-12-24"
+    due = _due_date(raw, problems)
     cost: Decimal | None = None
     if raw.get("cost") not in (None, ""):
         try:
@@ -155,3 +161,66 @@ def answer_from_input(raw: Mapping[str, Any]) -> Answer:
     return check_answer(Answer(LenderAnswer(kind_value), reason=texts["reason"],
                                due_date=due, url=texts["url"], condition=texts["condition"],
                                cost=cost, granted=granted))
+
+
+# Who on the borrowing side takes which step: the patron renews, answers a condition,
+# confirms a copy and cancels; the home library's staff handle the item itself.
+PATRON_STEPS = (BorrowerStep.RENEW, BorrowerStep.ACCEPT_CONDITION,
+                BorrowerStep.DECLINE_CONDITION, BorrowerStep.COPY_RECEIVED,
+                BorrowerStep.CANCEL)
+LIBRARY_STEPS = (BorrowerStep.RECEIVED, BorrowerStep.CHECKED_OUT,
+                 BorrowerStep.RETURN_SHIPPED, BorrowerStep.LOST)
+
+
+def answers_in(state: State, service: Service) -> tuple[LenderAnswer, ...]:
+    """The answers a lender can give to an order in ``state``, in the table's terms."""
+    events = allowed_events(state, service)
+    return tuple(kind for kind, event in LENDER_EVENTS.items() if event in events)
+
+
+def steps_in(state: State, service: Service, steps: tuple[BorrowerStep, ...]
+             ) -> tuple[BorrowerStep, ...]:
+    """Those of ``steps`` the borrowing side can take in ``state``; a renewal only while
+    the loan runs and is not overdue."""
+    events = allowed_events(state, service)
+    return tuple(step for step in steps if BORROWER_EVENTS[step] in events
+                 and (step is not BorrowerStep.RENEW or state is State.ON_LOAN))
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A borrowing side's step with what it may carry."""
+
+    kind: BorrowerStep
+    # CHECKED_OUT: the due date the home library gives the patron (default: the lender's).
+    due_date: date | None = None
+    note: str | None = None
+
+
+def step_from_input(raw: Mapping[str, Any]) -> Step:
+    """A ``Step`` from the API's or a form's fields, or ``ValidationFailed`` naming every
+    bad one."""
+    problems: dict[str, str] = {}
+    kind_value = raw.get("step")
+    if kind_value not in {k.value for k in BorrowerStep}:
+        problems["step"] = "one of " + ", ".join(k.value for k in BorrowerStep)
+    note = raw.get("note")
+    if note is not None and not isinstance(note, str):
+        problems["note"] = "text"
+    elif isinstance(note, str) and len(note) > MAX_REASON:
+        problems["note"] = f"at most {MAX_REASON} characters"
+    due = _due_date(raw, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    return Step(BorrowerStep(str(kind_value)), due_date=due,
+                note=note.strip() or None if isinstance(note, str) else None)
+
+
+# A request is with a lender in these states: its inbox holds it, and the home library
+# follows it as borrowed.
+WITH_LENDER = (State.SENT, State.CONDITIONAL, State.WILL_SUPPLY, State.SHIPPED,
+               State.RECEIVED, State.AWAITING_PICKUP, State.ON_LOAN, State.RENEWAL_PENDING,
+               State.OVERDUE, State.RECALLED, State.RETURNED, State.COPY_DELIVERED)
+# A loan's item is out of the lender's hands.
+LENT = (State.SHIPPED, State.RECEIVED, State.AWAITING_PICKUP, State.ON_LOAN,
+        State.RENEWAL_PENDING, State.OVERDUE, State.RECALLED, State.RETURNED)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from broker.domain.accounts import Account, Role
@@ -110,6 +110,9 @@ _STATE: web.RequestKey[PageState] = web.RequestKey("page_state")
 _PAGE: ContextVar[PageState | None] = ContextVar("page_state", default=None)
 
 FormView = Callable[[web.Request, MultiDictProxy[Any]], Awaitable[web.StreamResponse]]
+UploadView = Callable[[web.Request, str, AsyncIterator[bytes]], Awaitable[web.StreamResponse]]
+CSRF_LENGTH = 43
+UPLOAD_CHUNK = 64 * 1024
 
 
 def _new_csrf() -> str:
@@ -178,19 +181,60 @@ def csrf_checked(view: FormView) -> Handler:
     @functools.wraps(view)
     async def handler(request: web.Request) -> web.StreamResponse:
         form = await request.post()
-        sent = form_text(form, CSRF_FIELD)
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not (_CSRF_SHAPE.fullmatch(sent) and _CSRF_SHAPE.fullmatch(cookie)
-                and secrets.compare_digest(sent, cookie)):
-            return message(request, "The form has expired", [
-                "For your safety the broker only accepts forms it has just shown you "
-                "in this browser, and this one did not match (cookies may be off, or "
-                "the page was open too long).",
-                "Nothing was changed. Go back, reload the page and send it again."],
-                status=403, links=[(request.path, "Open the form again")])
+        if not csrf_matches(request, form_text(form, CSRF_FIELD)):
+            return csrf_refused(request)
         return await view(request, form)
 
     return handler
+
+
+def csrf_checked_upload(view: UploadView) -> Handler:
+    """``view`` with the name and the content (streamed, in pieces) of the file of a
+    multipart form, if the form's CSRF field matches the cookie; else 403. The field
+    must come before the file (forms put it first), so nothing of a forged form's file
+    is read, let alone stored; the file is not held in memory."""
+
+    @functools.wraps(view)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not request.content_type.startswith("multipart/"):
+            return csrf_refused(request)
+        reader = await request.multipart()
+        checked = False
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                break
+            if part.name == CSRF_FIELD:
+                sent = await part.read_chunk(CSRF_LENGTH + 1)
+                checked = csrf_matches(request, sent.decode("ascii", "replace"))
+            elif part.name == "file" and checked:
+                return await view(request, part.filename or "copy", _pieces(part))
+            else:
+                break
+        return csrf_refused(request)
+
+    return handler
+
+
+async def _pieces(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(UPLOAD_CHUNK):
+        yield chunk
+
+
+def csrf_matches(request: web.Request, sent: str) -> bool:
+    """Whether a form's CSRF field ``sent`` equals the browser's cookie (for views
+    that read their form themselves, such as a streamed upload)."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return bool(_CSRF_SHAPE.fullmatch(sent) and _CSRF_SHAPE.fullmatch(cookie)
+                and secrets.compare_digest(sent, cookie))
+
+
+def csrf_refused(request: web.Request) -> web.Response:
+    return message(request, "The form has expired", [
+        "For your safety the broker only accepts forms it has just shown you "
+        "in this browser, and this one did not match (cookies may be off, or "
+        "the page was open too long).",
+        "Nothing was changed. Go back, reload the page and send it again."],
+        status=403, links=[(request.path, "Open the form again")])
 
 
 # -- registration ----------------------------------------------------------------

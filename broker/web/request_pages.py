@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -47,15 +47,40 @@ from broker.domain.errors import (
 )
 from broker.domain.holdings import MaterialType
 from broker.domain.intake import COPY_FORMATS, MAX_NOTE
-from broker.domain.lifecycle import BorrowerStep, answer_from_input
+from broker.domain.lifecycle import (
+    LIBRARY_STEPS,
+    PATRON_STEPS,
+    WITH_LENDER,
+    BorrowerStep,
+    answer_from_input,
+    answers_in,
+    step_from_input,
+    steps_in,
+)
 from broker.domain.openurl import Prefill, read_openurl
 from broker.domain.request import Request
 from broker.domain.states import Event, Service, State, allowed_events
+from broker.services.copies import deliver_copy
 from broker.services.intake import Preview, estimate_json
 from broker.web import appkeys
 from broker.web.auth import current_account
-from broker.web.pages import csrf_checked, form_text, message, redirect, render
-from broker.web.requests import PATRON_STATES, request_json
+from broker.web.pages import (
+    csrf_checked,
+    csrf_checked_upload,
+    form_text,
+    message,
+    redirect,
+    render,
+)
+from broker.web.requests import (
+    PATRON_STATES,
+    age_filter,
+    condition_cost,
+    copies_of,
+    lender_orders,
+    request_json,
+    state_filter,
+)
 
 # The form's fields, in the order the form shows them (and errors are listed in).
 FIELDS = ("service", "topic", "title", "author", "year", "isbn", "issn", "material",
@@ -116,7 +141,12 @@ PLAIN_STATES = {
 }
 # An order's state in the lender's words.
 STAFF_STATES = {State.SENT: "waiting for your answer", State.WILL_SUPPLY: "you will supply it",
-                State.CONDITIONAL: "your condition is with the patron"}
+                State.CONDITIONAL: "your condition is with the patron",
+                State.SHIPPED: "shipped", State.RECEIVED: "at the borrowing library",
+                State.AWAITING_PICKUP: "waiting for the patron to collect it",
+                State.ON_LOAN: "on loan", State.RENEWAL_PENDING: "renewal asked",
+                State.OVERDUE: "overdue", State.RECALLED: "recalled",
+                State.RETURNED: "on its way back", State.COPY_DELIVERED: "copy delivered"}
 # Lenders' refusals and timeouts are the broker's business, not the patron's (as in
 # the API's history).
 _HIDDEN_FROM_PATRON = frozenset({Event.SENT_TO_LENDER, Event.LENDER_UNFILLED,
@@ -139,6 +169,14 @@ ANSWER_NOTICES = {
     "will_supply": "{id}: you will supply it. The patron is told a library will supply it.",
     "unfilled": "{id}: unfilled. The broker sends the order to the next library of its "
                 "rota, or tells the patron when there is none.",
+    "conditional": "{id}: your condition is with the patron, who accepts or declines it.",
+    "shipped": "{id}: shipped. The borrowing library marks it received.",
+    "copy_delivered": "{id}: the copy is delivered; the patron is sent the link.",
+    "renewal": "{id}: the renewal is answered; the patron is told.",
+    "overdue": "{id}: marked overdue; the patron is reminded.",
+    "recalled": "{id}: recalled; the patron is asked to return it.",
+    "received_back": "{id}: received back. The loan is completed.",
+    "lost": "{id}: lost. The replacement cost and the processing fee are in the ledger.",
 }
 
 
@@ -176,11 +214,12 @@ def _age(since: datetime, now: datetime) -> str:
     return f"{seconds // 86400} days"
 
 
-def _request_view(consortium: Consortium, found: Request, *, for_patron: bool) -> dict[str, Any]:
+def request_view(consortium: Consortium, found: Request, *, for_patron: bool) -> dict[str, Any]:
     """The API's view of a request, with names and words for a page."""
     view = request_json(found, for_patron=for_patron)
     view |= {
         "service_text": "Copy" if found.service is Service.COPY else "Loan",
+        "state_code": found.state.value,
         "state_text": PLAIN_STATES.get(found.state, found.state.value.replace("_", " ")),
         "pickup_name": consortium.place_name(found.pickup_location),
         "home_name": consortium.place_name(found.home_library),
@@ -408,7 +447,7 @@ async def receipt(request: web.Request) -> web.Response:
     if found is None:
         return _not_found(request, account)
     return render(request, "request_receipt.html", {
-        "r": _request_view(request.app[appkeys.CONSORTIUM], found, for_patron=True),
+        "r": request_view(request.app[appkeys.CONSORTIUM], found, for_patron=True),
         "again": request.query.get("again") == "1", "email": account.email,
     }, private=True)
 
@@ -421,7 +460,7 @@ async def my_requests(request: web.Request) -> web.Response:
     found = [await store.get(rid) for rid in await store.ids_for_patron(account.id)]
     found.sort(key=lambda r: r.created_at, reverse=True)
     return render(request, "request_list.html", {
-        "requests": [_request_view(consortium, r, for_patron=True) for r in found],
+        "requests": [request_view(consortium, r, for_patron=True) for r in found],
     }, private=True)
 
 
@@ -445,18 +484,28 @@ def _history(consortium: Consortium, events: list[Any], *,
 
 
 async def _detail(request: web.Request, account: Account, found: Request, *,
-                  error: str | None = None, status: int = 200) -> web.Response:
+                  error: str | None = None, notice: str | None = None,
+                  status: int = 200) -> web.Response:
     consortium = request.app[appkeys.CONSORTIUM]
     for_patron = account.role is Role.PATRON
     events = await request.app[appkeys.STORE].history(found.id)
-    view = _request_view(consortium, found, for_patron=for_patron)
+    view = request_view(consortium, found, for_patron=for_patron)
     rota = None
     if not for_patron and view.get("rota"):
         rota = {part: [{**entry, "name": consortium.place_name(entry["library"])}
                        for entry in view["rota"].get(part, [])]
                 for part in ("lenders", "skipped")}
+    steps: tuple[BorrowerStep, ...] = ()
+    if for_patron:
+        # The patron's cancel has its own form below.
+        steps = tuple(s for s in steps_in(found.state, found.service, PATRON_STEPS)
+                      if s is not BorrowerStep.CANCEL)
+    elif account.role is Role.STAFF and account.library == found.home_library:
+        steps = steps_in(found.state, found.service, LIBRARY_STEPS)
+    view["condition_cost"] = condition_cost(found, events)
     return render(request, "request_detail.html", {
         "r": view, "history": _history(consortium, events, for_patron=for_patron),
+        "steps": [s.value for s in steps], "notice": notice,
         "for_patron": for_patron, "rota": rota, "error": error,
         "position": int(found.rota_position) + 1 if found.rota_position else None,
         "can_cancel": for_patron and Event.CANCELLED in allowed_events(found.state,
@@ -471,7 +520,7 @@ async def request_page(request: web.Request) -> web.Response:
     found = await _visible(request, account)
     if found is None:
         return _not_found(request, account)
-    return await _detail(request, account, found)
+    return await _detail(request, account, found, notice=step_notice(request))
 
 
 @csrf_checked
@@ -512,27 +561,48 @@ async def _staff(request: web.Request) -> Account | web.Response:
     return account
 
 
+def order_view(consortium: Consortium, found: Request, now: datetime) -> dict[str, Any]:
+    """An order as the lender sees it, with the answers its state takes and the dates
+    the answer forms start from."""
+    view = request_view(consortium, found, for_patron=False)
+    lenders = (view.get("rota") or {}).get("lenders", [])
+    lender = consortium.libraries.get(found.lender or "")
+    today = now.date()
+    loan_days = lender.policy.loan_days if lender else 28
+    return view | {
+        "position": int(found.rota_position or 0) + 1, "of": len(lenders),
+        "age": _age(found.created_at, now),
+        "staff_state": STAFF_STATES.get(found.state, found.state.value.replace("_", " ")),
+        "answers": [a.value for a in answers_in(found.state, found.service)],
+        # Shipped: the lender's loan period; a renewal: as long again from the due date.
+        "default_due": (date.fromisoformat(found.due_date) + timedelta(days=loan_days)
+                        if found.due_date else today + timedelta(days=loan_days)).isoformat(),
+        "recall_due": (today + timedelta(days=7)).isoformat(),
+    }
+
+
 async def _inbox(request: web.Request, staff: Account, *, notice: str | None = None,
                  error: str | None = None, status: int = 200) -> web.Response:
     consortium, store = request.app[appkeys.CONSORTIUM], request.app[appkeys.STORE]
     now = _now()
-    orders = []
+    query = request.query
+    state = query.get("state", "")
+    age = query.get("older_than_days", "")
+    try:
+        found = await lender_orders(store, staff.library or "", state_filter(state),
+                                    age_filter(age))
+    except ValidationFailed:
+        state, age = "", ""
+        found = await lender_orders(store, staff.library or "")
     # Oldest change first: the order waiting longest for an answer leads.
-    for rid in await store.ids_for_lender(staff.library or ""):
-        found = await store.get(rid)
-        view = _request_view(consortium, found, for_patron=False)
-        lenders = (view.get("rota") or {}).get("lenders", [])
-        answers = allowed_events(found.state, found.service)
-        orders.append(view | {
-            "position": int(found.rota_position or 0) + 1, "of": len(lenders),
-            "age": _age(found.created_at, now),
-            "staff_state": STAFF_STATES.get(found.state, found.state.value.replace("_", " ")),
-            "can_supply": Event.LENDER_WILL_SUPPLY in answers,
-            "can_unfill": Event.LENDER_UNFILLED in answers,
-        })
+    orders = [order_view(consortium, order, now) for order in found]
     return render(request, "inbox.html", {
         "orders": orders, "library": consortium.place_name(staff.library),
-        "notice": notice, "error": error,
+        "notice": notice, "error": error, "state": state, "age": age,
+        "states": [(s.value, STAFF_STATES.get(s, s.value.replace("_", " ")))
+                   for s in WITH_LENDER],
+        "ages": [("", "any age"), ("1", "older than a day"), ("3", "older than 3 days"),
+                 ("7", "older than a week"), ("28", "older than 4 weeks")],
     }, status, private=True)
 
 
@@ -546,6 +616,20 @@ async def inbox(request: web.Request) -> web.Response:
     return await _inbox(request, staff, notice=notice)
 
 
+def answer_error(request_id: str, exc: BrokerError) -> str:
+    """Why a lender's answer was not taken, for the page it was given on."""
+    if isinstance(exc, ValidationFailed):
+        return f"{request_id}: " + "; ".join(f"{k}: {v}" for k, v in exc.problems.items())
+    text = ("this order is not in your library's inbox"
+            if isinstance(exc, (Forbidden, NotFound)) else
+            "it was answered or changed meanwhile; the list below is up to date")
+    return _sentence(f"{request_id}: {text}")
+
+
+# What a lender's answer can run into, shown on the page it was given on.
+ANSWER_REFUSALS = (ValidationFailed, Forbidden, NotFound, IllegalTransition, Conflict)
+
+
 @csrf_checked
 async def answer(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
     staff = await _staff(request)
@@ -555,17 +639,83 @@ async def answer(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
     try:
         await request.app[appkeys.LENDING].lender_answers(
             request_id, staff.library or "", answer_from_input(form), f"lender:{staff.library}")
-    except ValidationFailed as exc:
-        return await _inbox(request, staff, status=exc.status, error=f"{request_id}: " + (
-            "; ".join(f"{k}: {v}" for k, v in exc.problems.items())))
-    except (Forbidden, NotFound, IllegalTransition, Conflict) as exc:
-        text = ("this order is not in your library's inbox"
-                if isinstance(exc, (Forbidden, NotFound)) else
-                "it was answered or changed meanwhile; the list below is up to date")
+    except ANSWER_REFUSALS as exc:
         return await _inbox(request, staff, status=exc.status,
-                            error=_sentence(f"{request_id}: {text}"))
+                            error=answer_error(request_id, exc))
     return redirect(f"/inbox?answered={request_id}&as={given}"
                     if given in ANSWER_NOTICES else "/inbox")
+
+
+@csrf_checked_upload
+async def upload_copy(request: web.Request, filename: str,
+                      chunks: AsyncIterator[bytes]) -> web.StreamResponse:
+    staff = await _staff(request)
+    if isinstance(staff, web.Response):
+        return staff
+    request_id, app = request.match_info["request_id"], request.app
+    try:
+        await deliver_copy(copies_of(app), app[appkeys.LENDING], request_id,
+                           staff.library or "", filename, chunks,
+                           app[appkeys.SETTINGS].base_url, f"lender:{staff.library}")
+    except ANSWER_REFUSALS as exc:
+        return await _inbox(request, staff, status=exc.status,
+                            error=answer_error(request_id, exc))
+    return redirect(f"/inbox?answered={request_id}&as=copy_delivered")
+
+
+# Where a step's form may send the browser back to (never elsewhere: no open redirect).
+_STEP_PAGES = ("/borrowing", "/loans")
+STEP_NOTICES = {
+    "received": "{id}: received. The patron is told it is ready to collect.",
+    "checked_out": "{id}: checked out to the patron.",
+    "return_shipped": "{id}: on its way back to the lender.",
+    "lost": "{id}: reported lost; the lender is told.",
+    "renew": "{id}: renewal asked. The lending library answers; you will get an e-mail.",
+    "accept_condition": "{id}: you accepted the condition; the library will supply it.",
+    "decline_condition": "{id}: you declined the condition; we ask the next library.",
+    "copy_received": "{id}: thank you, the request is completed.",
+    "cancel": "{id}: cancelled.",
+}
+
+
+@csrf_checked
+async def take_step(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    """A step of the borrowing side from a page: the patron (renew, a condition, a copy
+    received) or the home library's staff (received, checked out, return shipped, lost)."""
+    account = await current_account(request)
+    if account is None:
+        return redirect("/login")
+    found = await _visible(request, account)
+    if found is None:
+        return _not_found(request, account)
+    lending = request.app[appkeys.LENDING]
+    try:
+        step = step_from_input(form)
+        if account.role is Role.PATRON:
+            await lending.borrower_steps(found.id, step.kind, f"patron:{account.id}",
+                                         patron=account.id, note=step.note)
+        else:
+            await lending.borrower_steps(found.id, step.kind, f"library:{account.library}",
+                                         library=account.library or "-",
+                                         due_date=step.due_date, note=step.note)
+    except (ValidationFailed, Forbidden, IllegalTransition, Conflict) as exc:
+        text = ("; ".join(f"{k}: {v}" for k, v in exc.problems.items())
+                if isinstance(exc, ValidationFailed) else
+                "this step is not yours to take" if isinstance(exc, Forbidden) else
+                "this step does not fit the request now; the page below is up to date")
+        found = await request.app[appkeys.STORE].get(found.id)
+        return await _detail(request, account, found, status=exc.status,
+                             error=_sentence(text))
+    back = form_text(form, "back")
+    back = back if back in _STEP_PAGES else f"/requests/{found.id}"
+    return redirect(f"{back}?stepped={found.id}&as={step.kind.value}")
+
+
+def step_notice(request: web.Request) -> str | None:
+    """The notice of a step just taken, from the address a step's form leads to."""
+    stepped, kind = request.query.get("stepped", ""), request.query.get("as", "")
+    return STEP_NOTICES[kind].format(id=stepped) \
+        if kind in STEP_NOTICES and _REQUEST_ID.fullmatch(stepped) else None
 
 
 async def _back_to(request: web.Request) -> web.Response:
@@ -590,3 +740,12 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/inbox", inbox)
     app.router.add_post("/inbox/{request_id}/answer", answer)
     app.router.add_get("/inbox/{request_id}/answer", _back_to)
+    app.router.add_post("/inbox/{request_id}/copy", upload_copy)
+    app.router.add_get("/inbox/{request_id}/copy", _back_to)
+    app.router.add_post("/requests/{request_id}/steps", take_step)
+    app.router.add_get("/requests/{request_id}/steps", _back_to)
+    # The lifecycle's pages build on this module's views (imported here, not above,
+    # because they import it).
+    from broker.web import lending_pages
+
+    lending_pages.setup(app)
