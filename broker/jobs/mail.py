@@ -6,15 +6,8 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from broker.services.mail import Mail, Mailer, OutboxMailer, SmtpMailer
+from broker.services.mail import Mail, mailer_for
 from broker.settings import Settings
-from broker.store.keys import Keys
-
-
-def mailer_for(settings: Settings, redis: Redis) -> Mailer:
-    if settings.smtp_url:
-        return SmtpMailer(settings.smtp_url, settings.mail_from)
-    return OutboxMailer(redis, Keys(settings.namespace))
 
 
 def send_mail(subject_id: str, to: str, subject: str, body: str) -> None:

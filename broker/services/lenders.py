@@ -7,6 +7,7 @@ import aiohttp
 from broker.domain.consortium import Consortium, Library
 from broker.services.consortium_file import load
 from broker.settings import Settings
+from connectors.email_lending import EmailLending
 from connectors.iso18626.lending import Iso18626Lending
 from connectors.lending import InboxLending, LendingConnector
 
@@ -19,5 +20,7 @@ def lender_for(library: Library, session: aiohttp.ClientSession,
             # The home library's agency id and address go into every message.
             return Iso18626Lending(library, consortium or load(settings.consortium_path),
                                    session)
+        case "email":
+            return EmailLending(library.code, library.lending.settings["address"], settings)
         case _:
             return InboxLending(library.code)

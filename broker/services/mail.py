@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 from redis.asyncio import Redis
 
+from broker.settings import Settings
 from broker.store.keys import Keys
 from connectors.errors import ConnectorError
 
@@ -75,3 +76,10 @@ class OutboxMailer:
     async def latest(self, limit: int = 50) -> list[dict[str, str]]:
         raw = await self.redis.lrange(self.key, 0, limit - 1)
         return [json.loads(item) for item in raw]
+
+
+def mailer_for(settings: Settings, redis: Redis) -> Mailer:
+    """SMTP when ``ILLBROKER_SMTP_URL`` is set, else the broker's own outbox."""
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url, settings.mail_from)
+    return OutboxMailer(redis, Keys(settings.namespace))
