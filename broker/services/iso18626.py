@@ -39,6 +39,7 @@ from broker.domain.request import Request
 from broker.domain.states import Event, State, iso18626_status
 from broker.services.lending import Lending
 from broker.store.keys import Keys, request_id_for
+from broker.store.reads import Pending, Reads
 from broker.store.requests import OutboxJob, RequestStore
 from connectors.iso18626 import lifecycle as iso_lifecycle
 from connectors.iso18626 import messages as iso
@@ -158,8 +159,18 @@ class Iso18626Inbound:
         peer = next((p for p in candidates if p.kind == wanted), None)
         digest = hashlib.sha256(body).hexdigest()
         answer_key = self.keys.iso18626_answer(peer.code if peer else "-", digest)
+        prefetched: Pending[Request | None] | None = None
         if peer is not None:
-            kept = await self.redis.get(answer_key)
+            # The repeat check and, for a lender's answer, its request: one round trip.
+            reads = Reads(self.redis)
+            reads.pipe.get(answer_key)
+            kept_answer = reads.add(1, lambda results: results[0])
+            if isinstance(message, iso.SupplyingAgencyMessage):
+                wanted_id = message.header.requesting_agency_request_id.strip()
+                if wanted_id and len(wanted_id) <= MAX_REQUEST_ID:
+                    prefetched = self.store.read(reads, wanted_id)
+            await reads.run()
+            kept = kept_answer.value
             if kept is not None:
                 return kept.encode() if isinstance(kept, str) else kept, used
         errors: Sequence[iso.ErrorData] = ()
@@ -168,7 +179,7 @@ class Iso18626Inbound:
                 raise Refused(ErrorType.UNRECOGNISED_DATA_VALUE,
                               f"this credential sends no {iso.MESSAGE_ELEMENTS[type(message)]}")
             if isinstance(message, iso.SupplyingAgencyMessage):
-                await self._answered(peer, message)
+                await self._answered(peer, message, prefetched)
             elif isinstance(message, iso.Request):
                 await self._ordered(peer, message)
             else:
@@ -185,13 +196,15 @@ class Iso18626Inbound:
 
     # --- a lender answers our order ------------------------------------------------
 
-    async def _answered(self, peer: Peer, message: iso.SupplyingAgencyMessage) -> None:
+    async def _answered(self, peer: Peer, message: iso.SupplyingAgencyMessage,
+                        prefetched: Pending[Request | None] | None) -> None:
         header = message.header
         if not same_agency(header.supplying_agency_id, peer.agency_id):
             raise Refused(ErrorType.UNRECOGNISED_DATA_VALUE,
                           f"supplyingAgencyId {agency_text(header.supplying_agency_id)} "
                           "is not yours")
-        request = await self._ours(header.requesting_agency_request_id)
+        found = prefetched.value if prefetched is not None else None
+        request = found or await self._ours(header.requesting_agency_request_id)
         if request.lender != peer.code or request.from_partner:
             raise Refused(ErrorType.UNRECOGNISED_DATA_VALUE,
                           f"request {request.id} is not an order of yours")
@@ -208,8 +221,15 @@ class Iso18626Inbound:
             days = self.consortium.library(peer.code).policy.loan_days
             answer = replace(answer, due_date=date.fromordinal(
                 self.clock().date().toordinal() + days))
-        await self._act(lambda: self.lending.lender_answers(
-            request.id, peer.code, answer, f"iso18626:{peer.code}"), message)
+        unread = [request]
+
+        async def answered() -> Request:
+            # The request read for the checks; after a lost race, as it is now.
+            current = unread.pop() if unread else await self.store.get(request.id)
+            return await self.lending.answer(current, peer.code, answer,
+                                             f"iso18626:{peer.code}")
+
+        await self._act(answered, message)
 
     # --- a partner orders from one of our libraries --------------------------------
 

@@ -69,8 +69,13 @@ class Lending:
         """``lender`` answers the order it holds. Raises ``Forbidden`` when the order
         is not that lender's, ``IllegalTransition`` when the answer does not fit the
         request's state."""
+        return await self.answer(await self.requests.get(request_id), lender, answer, actor)
+
+    async def answer(self, request: Request, lender: str, answer: Answer,
+                     actor: str) -> Request:
+        """``lender_answers`` for a request the caller has just read (at its version:
+        if it changed since, the write is refused with ``VersionConflict``)."""
         check_answer(answer)
-        request = await self.requests.get(request_id)
         if request.lender != lender:
             raise Forbidden("this order is not in your library's inbox")
         event = LENDER_EVENTS[answer.kind]

@@ -28,7 +28,7 @@ from broker.store.codec import (
     texts,
 )
 from broker.store.keys import SHARDS, Keys, shard_of
-from broker.store.reads import Pending, Reads
+from broker.store.reads import Pending, Reads, read_one
 
 # KEYS: hash, events, outbox, state index, patron index, patron's open requests,
 #       their duplicate keys
@@ -153,10 +153,16 @@ class RequestStore:
         return request
 
     async def get(self, request_id: str) -> Request:
-        fields = await self.redis.hgetall(self.keys.request(request_id))
-        if not fields:
+        found = await read_one(self.redis, lambda reads: self.read(reads, request_id))
+        if found is None:
             raise NotFound(f"no request {request_id}")
-        return request_from_fields(texts(fields))
+        return found
+
+    def read(self, reads: Reads, request_id: str) -> Pending[Request | None]:
+        """The request, or None, as part of a batch of reads."""
+        reads.pipe.hgetall(self.keys.request(request_id))
+        return reads.add(1, lambda results: request_from_fields(texts(results[0]))
+                         if results[0] else None)
 
     async def apply(self, request: Request, event: Event, actor: str, *,
                     changes: Mapping[str, str | None] | None = None,
