@@ -33,9 +33,9 @@ from broker.domain.figures import (
 from broker.domain.states import Service, State
 from broker.services.figures import Dashboard, Snapshot
 from broker.web import appkeys
-from broker.web.auth import current_account, require
+from broker.web.auth import require
 from broker.web.csv_export import Cell, csv_response
-from broker.web.pages import message, redirect, render
+from broker.web.pages import account_with_role, render
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)
 PER_PAGE = 50
@@ -149,14 +149,10 @@ async def figures_api(request: web.Request) -> web.Response:
 
 async def _coordinator(request: web.Request) -> Account | web.Response:
     """The logged-in coordinator, or the page for anyone else."""
-    account = await current_account(request)
-    if account is None:
-        return redirect("/login")
-    if account.role is not Role.COORDINATOR:
-        return message(request, "Only for coordinators", [
-            "The dashboard shows every library's requests; it is for the consortium's "
-            "coordinators."], status=403, links=[("/", "Start page")])
-    return account
+    return await account_with_role(
+        request, Role.COORDINATOR, "Only for coordinators",
+        "The dashboard shows every library's requests; it is for the consortium's "
+        "coordinators.")
 
 
 def _percent(value: float | None) -> str:

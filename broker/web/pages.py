@@ -165,6 +165,18 @@ def message(request: web.Request, title: str, lines: list[str], status: int = 20
                   {"title": title, "lines": lines, "links": links or []}, status)
 
 
+async def account_with_role(request: web.Request, role: Role, title: str,
+                            why: str) -> Account | web.Response:
+    """The logged-in account if it has ``role``; else the login page (nobody logged
+    in) or a 403 page saying ``title`` and ``why``."""
+    account = await current_account(request)
+    if account is None:
+        return redirect("/login")
+    if account.role is not role:
+        return message(request, title, [why], status=403, links=[("/", "Start page")])
+    return account
+
+
 def redirect(location: str) -> web.Response:
     # A 303 makes the browser follow with GET: reloading the next page re-posts nothing.
     return web.Response(status=303, headers={"Location": location})

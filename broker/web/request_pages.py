@@ -65,6 +65,7 @@ from broker.services.intake import Preview, estimate_json
 from broker.web import appkeys
 from broker.web.auth import current_account
 from broker.web.pages import (
+    account_with_role,
     csrf_checked,
     csrf_checked_upload,
     form_text,
@@ -551,14 +552,10 @@ async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
 
 async def _staff(request: web.Request) -> Account | web.Response:
     """The logged-in staff member, or the page for anyone else."""
-    account = await current_account(request)
-    if account is None:
-        return redirect("/login")
-    if account.role is not Role.STAFF:
-        return message(request, "Only for library staff", [
-            "The inbox shows the orders other libraries send to a library; it is for "
-            "that library's staff."], status=403, links=[("/", "Start page")])
-    return account
+    return await account_with_role(
+        request, Role.STAFF, "Only for library staff",
+        "The inbox shows the orders other libraries send to a library; it is for that "
+        "library's staff.")
 
 
 def order_view(consortium: Consortium, found: Request, now: datetime) -> dict[str, Any]:
