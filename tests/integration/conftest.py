@@ -34,13 +34,23 @@ def consortium_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def client(consortium_file: Path, redis_url: str, namespace: str,
+async def served(consortium_file: Path, redis_url: str, namespace: str,
                  redis: Any) -> AsyncIterator[TestClient]:
+    """The app on ``consortium_file`` (a module may override it), with nothing
+    harvested and no accounts."""
     settings = Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
                         redis_url=redis_url, namespace=namespace)
-    app = create_app(settings)
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def client(served: TestClient, consortium_file: Path) -> TestClient:
+    """``served`` with harvested catalogs, patrons Ana and Mojca of A, and desk staff
+    at B and C."""
+    app = served.server.app
     harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
     for library in load(consortium_file).libraries.values():
         assert (await harvester.harvest(library)).failed is None
@@ -50,8 +60,7 @@ async def client(consortium_file: Path, redis_url: str, namespace: str,
     for code in ("B", "C"):
         await app[appkeys.ACCOUNTS].add_staff(f"desk@{code.lower()}.example.org", "Desk",
                                               code, Role.STAFF, code, "stamp-lipa-41")
-    yield client
-    await client.close()
+    return served
 
 
 @pytest.fixture

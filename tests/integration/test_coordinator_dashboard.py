@@ -5,39 +5,28 @@ times, as the routing would have written them."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import sys
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import lxml.html
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pypdf import PdfReader
-from redis import Redis as SyncRedis
-from rq import Queue
 
 from broker.domain.accounts import Role
 from broker.domain.holdings import BibRecord, Holding, ItemStatus
 from broker.domain.request import ItemDescription, Request
 from broker.domain.states import Event, Service, State
-from broker.jobs.dispatcher import Dispatcher
-from broker.services.consortium_file import load
-from broker.services.harvest import Harvester
-from broker.settings import Settings
 from broker.store.holdings import Indexable
-from broker.store.keys import Keys, request_id_for
+from broker.store.keys import request_id_for
 from broker.store.ledger import Ledger
 from broker.store.requests import RequestStore
 from broker.web import appkeys
-from broker.web.app import create_app
 
-from builders import BOTH, PASSWORD, add_patron, three_library_consortium
+from builders import BOTH, PASSWORD
 
 DESK = "stamp-lipa-41"
 CORA = "cora@example.org"
@@ -46,52 +35,11 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def consortium_file(tmp_path: Path) -> Path:
-    return three_library_consortium(tmp_path)
-
-
-@pytest.fixture
-async def client(consortium_file: Path, redis_url: str, namespace: str,
-                 redis: Any) -> AsyncIterator[TestClient]:
-    """The app with harvested catalogs; patron Ana of A, desk staff at B and C, and
-    the coordinator Cora."""
-    app = create_app(Settings(consortium_path=consortium_file, redis_url=redis_url,
-                              data_dir=consortium_file.parent, namespace=namespace))
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    for library in load(consortium_file).libraries.values():
-        await Harvester(app[appkeys.REDIS], app[appkeys.KEYS]).harvest(library)
-    await add_patron(app[appkeys.ACCOUNTS].store, "ana@example.org", "111", "Ana", "Čuk",
-                     date(1990, 4, 1))
-    accounts = app[appkeys.ACCOUNTS]
-    for email, role, library in (("desk@b.example.org", Role.STAFF, "B"),
-                                 ("desk@c.example.org", Role.STAFF, "C"),
-                                 (CORA, Role.COORDINATOR, None)):
-        await accounts.add_staff(email, "Desk", "Person", role, library, DESK)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def work(consortium_file: Path, redis_url: str, namespace: str,
-         monkeypatch: pytest.MonkeyPatch) -> Any:
-    """What the scheduler and `illbroker worker --burst` do, until the outbox is empty."""
-    for name, value in (("REDIS_URL", redis_url), ("ILLBROKER_NAMESPACE", namespace),
-                        ("ILLBROKER_CONSORTIUM", str(consortium_file))):
-        monkeypatch.setenv(name, value)
-    sync = SyncRedis.from_url(redis_url)
-    keys = Keys(namespace)
-    dispatcher = Dispatcher(sync, keys, Queue(keys.queue("default"), connection=sync))
-
-    async def run() -> None:
-        while dispatcher.dispatch_once():
-            worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "broker.cli", "worker", "--burst",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            assert await asyncio.wait_for(worker.wait(), 60) == 0
-
-    yield run
-    sync.close()
+async def client(client: TestClient) -> TestClient:
+    """The conftest's app, catalogs, patrons and desk staff, and the coordinator Cora."""
+    await client.server.app[appkeys.ACCOUNTS].add_staff(CORA, "Desk", "Person",
+                                                        Role.COORDINATOR, None, DESK)
+    return client
 
 
 async def login(client: TestClient, email: str | None) -> None:

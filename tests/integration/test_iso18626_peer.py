@@ -4,9 +4,7 @@ Every message the broker writes is validated against the peer's schema version."
 
 from __future__ import annotations
 
-import asyncio
 import io
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,18 +13,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from redis import Redis as SyncRedis
-from rq import Queue
+from aiohttp.test_utils import TestClient
 
 from broker.domain.lifecycle import Answer, LenderAnswer
 from broker.domain.request import ItemDescription, Request
 from broker.domain.states import Event, IsoStatus, Service, State
-from broker.jobs.dispatcher import Dispatcher
-from broker.settings import Settings
-from broker.store.keys import Keys, request_id_for
+from broker.store.keys import request_id_for
 from broker.web import appkeys
-from broker.web.app import create_app
 from connectors.iso18626 import messages as iso
 
 from builders import three_library_consortium
@@ -98,35 +91,10 @@ def consortium_file(tmp_path: Path, peer: Peer, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
-async def client(consortium_file: Path, redis_url: str, namespace: str,
-                 redis: Any) -> AsyncIterator[TestClient]:
-    settings = Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                        redis_url=redis_url, namespace=namespace)
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def work(consortium_file: Path, redis_url: str, namespace: str,
-         monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("ILLBROKER_NAMESPACE", namespace)
-    monkeypatch.setenv("ILLBROKER_CONSORTIUM", str(consortium_file))
-    sync = SyncRedis.from_url(redis_url)
-    dispatcher = Dispatcher(sync, Keys(namespace), Queue(Keys(namespace).queue("default"),
-                                                          connection=sync))
-
-    async def run() -> None:
-        while dispatcher.dispatch_once():
-            worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "broker.cli", "worker", "--burst",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            assert await asyncio.wait_for(worker.wait(), 60) == 0
-
-    yield run
-    sync.close()
+def client(served: TestClient) -> TestClient:
+    """The app on this module's consortium, without harvest or accounts: the requests
+    here are written through the store."""
+    return served
 
 
 def isil(value: str) -> iso.AgencyId:
