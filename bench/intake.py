@@ -15,17 +15,11 @@ on the same event loop (uvloop), as the broker's web is deployed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import os
 import random
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -36,24 +30,10 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT)]
 sys.path.append(str(PROJECT / "tests"))
 from builders import REQUEST_CATEGORIES, marc_collection, marc_record  # noqa: E402
+from harness import against_hello, parser, report, run_on_redis, servers  # noqa: E402
 
-# The same event loop and the same number of processes as the broker's web.
-HELLO = """
-import uvloop
-from aiohttp import web
-async def hello(request): return web.Response(text="Hello, world")
-app = web.Application(); app.router.add_get("/", hello)
-web.run_app(app, host="127.0.0.1", port={port}, print=None, access_log=None, reuse_port=True,
-            loop=uvloop.new_event_loop())
-"""
 TITLES = 4000
 PASSWORD = "bench-reader-2026"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def isbn(n: int) -> str:
@@ -123,74 +103,16 @@ ill_item = "7.00"
     return path
 
 
-async def wait_for(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
-async def load(seconds: float, concurrency: int,
-               call: Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
-               ) -> tuple[float, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    counter = 0
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
-        async def loop() -> None:
-            nonlocal errors, counter
-            while time.perf_counter() < deadline:
-                counter += 1
-                started = time.perf_counter()
-                ok = await call(session, counter)
-                latencies.append(time.perf_counter() - started)
-                errors += not ok
-
-        started = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return len(latencies) / elapsed, latencies, errors
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] * 1000
-
-
 async def run(args: argparse.Namespace, folder: Path, redis_url: str) -> None:
     path = consortium(folder, args.patrons)
     env = {**os.environ, "REDIS_URL": redis_url, "ILLBROKER_NAMESPACE": "bench",
            "ILLBROKER_CONSORTIUM": str(path), "ILLBROKER_DATA": str(folder)}
     subprocess.run([sys.executable, "-m", "broker.cli", "harvest"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    broker_port, hello_port = free_port(), free_port()
-    servers = [
-        subprocess.Popen([sys.executable, "-m", "broker.cli", "serve", "--port",
-                          str(broker_port), "--processes", str(args.processes)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        *(subprocess.Popen([sys.executable, "-c", HELLO.format(port=hello_port)])
-          for _ in range(args.processes)),
-    ]
-    try:
-        base = f"http://127.0.0.1:{broker_port}"
-        await wait_for(base + "/healthz")
-        await wait_for(f"http://127.0.0.1:{hello_port}/")
+    async with servers(env, args.processes) as running:
+        base = running.broker
         await seed_patrons(redis_url, path, args.patrons)
         cookies = await log_in(base, args.patrons)
-
-        async def hello(session: aiohttp.ClientSession, n: int) -> bool:
-            async with session.get(f"http://127.0.0.1:{hello_port}/") as response:
-                await response.read()
-                return response.status == 200
-
         order = list(range(TITLES))
         random.Random(7).shuffle(order)
         per_patron: dict[int, int] = {}
@@ -205,18 +127,8 @@ async def run(args: argparse.Namespace, folder: Path, redis_url: str) -> None:
                 await response.read()
                 return response.status == 201
 
-        await load(1.0, args.concurrency, hello)  # warm-up
-        hello_rate, hello_lat, _ = await load(args.seconds, args.concurrency, hello)
-        intake_rate, intake_lat, errors = await load(args.seconds, args.concurrency, submit)
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
-    print(f"aiohttp hello world: {hello_rate:8.0f} req/s  p50 {pct(hello_lat, 50):.2f} ms  "
-          f"p99 {pct(hello_lat, 99):.2f} ms")
-    print(f"request intake:      {intake_rate:8.0f} req/s  p50 {pct(intake_lat, 50):.2f} ms  "
-          f"p99 {pct(intake_lat, 99):.2f} ms  errors {errors}")
-    print(f"ratio intake / hello world: {intake_rate / hello_rate:.3f} (target >= 0.1)")
+        hello, intake = await against_hello(running.hello, args, submit)
+    report("request intake", "req/s", "intake", hello, intake)
 
 
 async def seed_patrons(redis_url: str, path: Path, patrons: int) -> None:
@@ -261,23 +173,9 @@ async def log_in(base: str, patrons: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--patrons", type=int, default=300)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                        help="web processes of each server (default: one per core)")
-    args = parser.parse_args()
-    from broker.store.embedded import EmbeddedValkey
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        url = os.environ.get("REDIS_URL")
-        if url:
-            asyncio.run(run(args, folder, url))
-            return
-        with EmbeddedValkey(folder / "valkey") as valkey:
-            asyncio.run(run(args, folder, valkey.url))
+    arguments = parser(__doc__, seconds=10)
+    arguments.add_argument("--patrons", type=int, default=300)
+    run_on_redis(run, arguments.parse_args())
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +27,7 @@ import aiohttp
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT)]
-from intake import HELLO, free_port, load, pct, wait_for  # noqa: E402
+from harness import against_hello, parser, report, run_on_redis, servers  # noqa: E402
 
 TOKEN_ENV = "ILL_BENCH_LENDER_TOKEN"
 TOKEN = "bench-lender-token-7c1"
@@ -120,65 +118,24 @@ async def run(args: argparse.Namespace, folder: Path, redis_url: str) -> None:
            "ILLBROKER_CONSORTIUM": str(path), "ILLBROKER_DATA": str(folder),
            TOKEN_ENV: TOKEN}
     bodies = await orders(redis_url, args.requests)
-    broker_port, hello_port = free_port(), free_port()
-    servers = [
-        subprocess.Popen([sys.executable, "-m", "broker.cli", "serve", "--port",
-                          str(broker_port), "--processes", str(args.processes)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        *(subprocess.Popen([sys.executable, "-c", HELLO.format(port=hello_port)])
-          for _ in range(args.processes)),
-    ]
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
-    try:
-        base = f"http://127.0.0.1:{broker_port}"
-        await wait_for(base + "/healthz")
-        await wait_for(f"http://127.0.0.1:{hello_port}/")
-
-        async def hello(session: aiohttp.ClientSession, n: int) -> bool:
-            async with session.get(f"http://127.0.0.1:{hello_port}/") as response:
-                await response.read()
-                return response.status == 200
-
+    async with servers(env, args.processes) as running:
         async def answer(session: aiohttp.ClientSession, n: int) -> bool:
             if n > len(bodies):
                 return False  # more messages than requests: raise --requests
-            async with session.post(f"{base}/iso18626", data=bodies[n - 1],
+            async with session.post(f"{running.broker}/iso18626", data=bodies[n - 1],
                                     headers=headers) as response:
                 text = await response.read()
                 return response.status == 200 and b">OK<" in text
 
-        await load(1.0, args.concurrency, hello)  # warm-up
-        hello_rate, hello_lat, _ = await load(args.seconds, args.concurrency, hello)
-        rate, latencies, errors = await load(args.seconds, args.concurrency, answer)
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
-    print(f"aiohttp hello world:      {hello_rate:8.0f} req/s  p50 {pct(hello_lat, 50):.2f} ms  "
-          f"p99 {pct(hello_lat, 99):.2f} ms")
-    print(f"ISO 18626 inbound answer: {rate:8.0f} msg/s  p50 {pct(latencies, 50):.2f} ms  "
-          f"p99 {pct(latencies, 99):.2f} ms  errors {errors}")
-    print(f"ratio inbound / hello world: {rate / hello_rate:.3f} (target >= 0.1)")
+        hello, inbound = await against_hello(running.hello, args, answer)
+    report("ISO 18626 inbound answer", "msg/s", "inbound", hello, inbound)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                        help="web processes of each server (default: one per core)")
-    args = parser.parse_args()
-    from broker.store.embedded import EmbeddedValkey
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        url = os.environ.get("REDIS_URL")
-        if url:
-            asyncio.run(run(args, folder, url))
-            return
-        with EmbeddedValkey(folder / "valkey") as valkey:
-            asyncio.run(run(args, folder, valkey.url))
+    arguments = parser(__doc__, seconds=5)
+    arguments.add_argument("--requests", type=int, default=20000)
+    run_on_redis(run, arguments.parse_args())
 
 
 if __name__ == "__main__":
