@@ -3,22 +3,16 @@ cookie and field, against a real Redis; then one walk through them in Chromium."
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import lxml.html
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis as SyncRedis
 from rq import Queue
@@ -29,16 +23,10 @@ from broker.services.mail import Mail, OutboxMailer
 from broker.settings import Settings
 from broker.store.keys import SHARDS, Keys
 from broker.web import appkeys
-from broker.web.app import create_app
 
 from builders import a_request, write_consortium
+from pages_harness import PROJECT, app_for, chromium_site, forget_namespace, screenshot
 
-PROJECT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = PROJECT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 CATEGORIES = ('\n[[categories]]\ncode = "adult"\nname = "Adult"\n'
               '\n[[categories]]\ncode = "student"\nname = "Student"\n')
 
@@ -57,17 +45,6 @@ def settings_for(tmp_path: Path, redis_url: str, namespace: str, **more: Any) ->
     return Settings(consortium_path=write_consortium(tmp_path, text), data_dir=tmp_path,
                     redis_url=redis_url, namespace=namespace,
                     **{"show_outbox": True, **more})
-
-
-def app_for(settings: Settings) -> web.Application:
-    return create_app(settings)
-
-
-def forget_namespace(redis_url: str, namespace: str) -> None:
-    client = SyncRedis.from_url(redis_url)
-    for key in client.scan_iter(match=f"*{namespace}*", count=1000):
-        client.delete(key)
-    client.close()
 
 
 @pytest.fixture
@@ -533,37 +510,6 @@ async def test_the_outbox_is_hidden_outside_the_demo(make_client: Callable[..., 
 # -- one walk in a real browser ----------------------------------------------------
 
 
-def _browser_missing() -> str | None:
-    if importlib.util.find_spec("playwright") is None:
-        return "playwright is not installed (pip install playwright)"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
-    return None
-
-
-@contextmanager
-def serving(app: web.Application, sock: socket.socket) -> Iterator[None]:
-    """``app`` on ``sock``, in its own thread and event loop, without an access log
-    (it would log the tokens in the links)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    runner = web.AppRunner(app, access_log=None)
-
-    def run(coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(30)
-
-    try:
-        run(runner.setup())
-        run(web.SockSite(runner, sock).start())
-        yield
-    finally:
-        run(runner.cleanup())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
 def send_queued_mail(redis_url: str, namespace: str) -> None:
     """What the scheduler and a worker do: the outbox into rq, then a real
     ``illbroker worker --burst`` process runs the send_mail job (kept in the demo's
@@ -585,78 +531,67 @@ def send_queued_mail(redis_url: str, namespace: str) -> None:
 
 def test_a_new_patron_walks_through_the_pages_in_chromium(
         tmp_path: Path, redis_url: str, namespace: str) -> None:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser test must run in CI: {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import expect, sync_playwright
+    def settings(port: int) -> Settings:
+        return settings_for(tmp_path, redis_url, namespace, port=port)
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    app = app_for(settings_for(tmp_path, redis_url, namespace, port=port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with serving(app, sock), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
+    with chromium_site(settings, redis_url, namespace) as site:
+        from playwright.sync_api import expect
 
-            def shot(name: str) -> None:
-                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        base = site.base
+        browser = site.launch()
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
 
-            page.goto(base + "/")
-            shot("01-libraries")
-            page.get_by_role("link", name="Register").click()
-            page.get_by_label("Given name").fill("Ana")
-            page.get_by_label("Surname").fill("Čuk")
-            page.get_by_label("Date of birth").fill("1990-04-01")
-            page.get_by_label("E-mail address").fill("ana.cuk@example.org")
-            page.get_by_label("Street and number").fill("Trubarjeva 1")
-            page.get_by_label("Postcode").fill("1000")
-            page.get_by_label("City").fill("Ljubljana")
-            page.get_by_label("Country").fill("Slovenia")
-            page.get_by_label("Home library").select_option("A")
-            page.get_by_label("Membership category").select_option("adult")
-            page.get_by_label("Library card number").fill("0123456")
-            page.get_by_label("Password").fill("short")
-            shot("02-register")
-            page.get_by_role("button", name="Register").click()
-            # Refused: the error is at the field, the typed values are still there.
-            expect(page.locator("#password-error")).to_contain_text("at least 8")
-            expect(page.locator("#consent-error")).to_be_visible()
-            expect(page.get_by_label("Surname")).to_have_value("Čuk")
-            shot("03-register-errors")
-            page.get_by_label("Password").fill("lipa-lipa-7")
-            page.get_by_label("I accept the terms").check()
-            page.get_by_role("button", name="Register").click()
-            expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
-            shot("04-check-your-email")
+        def shot(name: str) -> None:
+            screenshot(page, name)
 
-            send_queued_mail(redis_url, namespace)
-            page.get_by_role("link", name="Read the mail in the demo's outbox").click()
-            expect(page.get_by_role("heading", name="Mail outbox (demo)")).to_be_visible()
-            shot("05-outbox")
-            page.locator("pre.mail a[href*='/activate?token=']").first.click()
-            expect(page.get_by_role("heading", name="Activate your account")).to_be_visible()
-            shot("06-activate")
-            page.get_by_role("button", name="Activate my account").click()
-            expect(page.get_by_role("heading", name="Your account is active")).to_be_visible()
-            shot("07-active")
-            page.get_by_role("link", name="Log in").first.click()
-            page.get_by_label("E-mail address").fill("ANA.CUK@example.org")
-            page.get_by_label("Password").fill("lipa-lipa-7")
-            shot("08-login")
-            page.get_by_role("button", name="Log in").click()
-            expect(page).to_have_url(base + "/account")
-            expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
-            expect(page.locator("dl.data")).to_contain_text("Ana Čuk")
-            expect(page.locator("dl.data")).to_contain_text("Library A")
-            shot("09-account")
-            page.get_by_role("button", name="Log out").click()
-            expect(page.get_by_role("link", name="Log in")).to_be_visible()
-            browser.close()
-    finally:
-        sock.close()
-        forget_namespace(redis_url, namespace)
+        page.goto(base + "/")
+        shot("01-libraries")
+        page.get_by_role("link", name="Register").click()
+        page.get_by_label("Given name").fill("Ana")
+        page.get_by_label("Surname").fill("Čuk")
+        page.get_by_label("Date of birth").fill("1990-04-01")
+        page.get_by_label("E-mail address").fill("ana.cuk@example.org")
+        page.get_by_label("Street and number").fill("Trubarjeva 1")
+        page.get_by_label("Postcode").fill("1000")
+        page.get_by_label("City").fill("Ljubljana")
+        page.get_by_label("Country").fill("Slovenia")
+        page.get_by_label("Home library").select_option("A")
+        page.get_by_label("Membership category").select_option("adult")
+        page.get_by_label("Library card number").fill("0123456")
+        page.get_by_label("Password").fill("short")
+        shot("02-register")
+        page.get_by_role("button", name="Register").click()
+        # Refused: the error is at the field, the typed values are still there.
+        expect(page.locator("#password-error")).to_contain_text("at least 8")
+        expect(page.locator("#consent-error")).to_be_visible()
+        expect(page.get_by_label("Surname")).to_have_value("Čuk")
+        shot("03-register-errors")
+        page.get_by_label("Password").fill("lipa-lipa-7")
+        page.get_by_label("I accept the terms").check()
+        page.get_by_role("button", name="Register").click()
+        expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+        shot("04-check-your-email")
+
+        send_queued_mail(redis_url, namespace)
+        page.get_by_role("link", name="Read the mail in the demo's outbox").click()
+        expect(page.get_by_role("heading", name="Mail outbox (demo)")).to_be_visible()
+        shot("05-outbox")
+        page.locator("pre.mail a[href*='/activate?token=']").first.click()
+        expect(page.get_by_role("heading", name="Activate your account")).to_be_visible()
+        shot("06-activate")
+        page.get_by_role("button", name="Activate my account").click()
+        expect(page.get_by_role("heading", name="Your account is active")).to_be_visible()
+        shot("07-active")
+        page.get_by_role("link", name="Log in").first.click()
+        page.get_by_label("E-mail address").fill("ANA.CUK@example.org")
+        page.get_by_label("Password").fill("lipa-lipa-7")
+        shot("08-login")
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(base + "/account")
+        expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
+        expect(page.locator("dl.data")).to_contain_text("Ana Čuk")
+        expect(page.locator("dl.data")).to_contain_text("Library A")
+        shot("09-account")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("link", name="Log in")).to_be_visible()
+        browser.close()

@@ -3,110 +3,75 @@ moves when the worker has run, and the filtered list downloads as CSV."""
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
-
-import pytest
-from test_request_pages import (
-    ANA,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
-    _browser_missing,
-    app_for,
-    forget_namespace,
-    populate,
-    run_outbox,
-    serving,
-)
 
 from broker.domain.accounts import Role
 from broker.settings import Settings
 from broker.web import appkeys
 
-from builders import BOTH, PASSWORD, three_library_consortium
+from builders import BOTH, PASSWORD
+from pages_harness import ANA, chromium_site, log_in_as, populate, run_outbox, screenshot
 
 CORA, CORA_PASSWORD = "coordinator@example.org", "kava-lipa-2026"
 
 
-@pytest.fixture
-def consortium_file(tmp_path: Path) -> Path:
-    return three_library_consortium(tmp_path)
-
-
 def test_the_coordinator_sees_a_request_move_in_chromium(
         consortium_file: Path, redis_url: str, namespace: str, tmp_path: Path) -> None:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser test must run in CI: {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import expect, sync_playwright
+    def settings(port: int) -> Settings:
+        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
+                        redis_url=redis_url, namespace=namespace, port=port)
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    app = app_for(Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                           redis_url=redis_url, namespace=namespace, port=port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with serving(app, sock) as run, sync_playwright() as playwright:
-            run(populate(app, consortium_file))
-            run(app[appkeys.ACCOUNTS].add_staff(CORA, "Cora", "Koordinatorė",
-                                                Role.COORDINATOR, None, CORA_PASSWORD))
-            # The patron asks through the JSON API, as a discovery system's client would.
-            api = playwright.request.new_context(base_url=base)
-            assert api.post("/api/session", data={"email": ANA, "password": PASSWORD}).ok
-            made = api.post("/api/requests", data={"service": "loan", "item": {"isbn": BOTH}})
-            assert made.status == 201, made.text()
-            number = made.json()["id"]
-            api.dispose()
+    with chromium_site(settings, redis_url, namespace) as site:
+        from playwright.sync_api import expect
 
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1200, "height": 900},
-                                    accept_downloads=True)
+        base, run, app, playwright = site.base, site.run, site.app, site.playwright
+        run(populate(app, consortium_file))
+        run(app[appkeys.ACCOUNTS].add_staff(CORA, "Cora", "Koordinatorė",
+                                            Role.COORDINATOR, None, CORA_PASSWORD))
+        # The patron asks through the JSON API, as a discovery system's client would.
+        api = playwright.request.new_context(base_url=base)
+        assert api.post("/api/session", data={"email": ANA, "password": PASSWORD}).ok
+        made = api.post("/api/requests", data={"service": "loan", "item": {"isbn": BOTH}})
+        assert made.status == 201, made.text()
+        number = made.json()["id"]
+        api.dispose()
 
-            def shot(name: str) -> None:
-                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        browser = site.launch()
+        page = browser.new_page(viewport={"width": 1200, "height": 900},
+                                accept_downloads=True)
 
-            page.goto(base + "/login")
-            page.get_by_label("E-mail address").fill(CORA)
-            page.get_by_label("Password").fill(CORA_PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            expect(page).to_have_url(base + "/account")
+        def shot(name: str) -> None:
+            screenshot(page, name)
 
-            page.goto(base + "/coordinator")
-            expect(page.get_by_role("heading", name="Coordinator dashboard")).to_be_visible()
-            row = page.locator("table.requests tbody tr", has_text=number)
-            expect(row).to_contain_text("new")
-            expect(row).to_contain_text("Čefurji raus!")
-            shot("40-coordinator-new-request")
+        log_in_as(page, base, CORA, CORA_PASSWORD)
 
-            run_outbox(redis_url, namespace, consortium_file)
-            page.reload()
-            row = page.locator("table.requests tbody tr", has_text=number)
-            expect(row).to_contain_text("sent")
-            expect(row).to_contain_text("Library C")
-            figures = page.locator("table.figures tbody tr", has_text="Library C")
-            expect(figures.locator("td").nth(1)).to_have_text("1")  # received
-            expect(page.get_by_role("img", name="Lending balance per library")).to_be_visible()
-            shot("41-coordinator-request-sent")
+        page.goto(base + "/coordinator")
+        expect(page.get_by_role("heading", name="Coordinator dashboard")).to_be_visible()
+        row = page.locator("table.requests tbody tr", has_text=number)
+        expect(row).to_contain_text("new")
+        expect(row).to_contain_text("Čefurji raus!")
+        shot("40-coordinator-new-request")
 
-            page.get_by_label("State").select_option("sent")
-            page.get_by_label("Library (borrowing or lending)").select_option("C")
-            page.get_by_role("button", name="Show").click()
-            expect(page).to_have_url(base + "/coordinator?state=sent&library=C&older_than_days=")
-            expect(page.get_by_role("status")).to_contain_text("1 request, 0 needing a look")
-            shot("42-coordinator-filtered")
-            with page.expect_download() as download:
-                page.get_by_role("link", name="Download these as CSV").click()
-            saved = tmp_path / download.value.suggested_filename
-            download.value.save_as(saved)
-            assert saved.name.startswith("ill-requests-")
-            assert number in saved.read_text(encoding="utf-8-sig")
-            browser.close()
-    finally:
-        sock.close()
-        forget_namespace(redis_url, namespace)
+        run_outbox(redis_url, namespace, consortium_file)
+        page.reload()
+        row = page.locator("table.requests tbody tr", has_text=number)
+        expect(row).to_contain_text("sent")
+        expect(row).to_contain_text("Library C")
+        figures = page.locator("table.figures tbody tr", has_text="Library C")
+        expect(figures.locator("td").nth(1)).to_have_text("1")  # received
+        expect(page.get_by_role("img", name="Lending balance per library")).to_be_visible()
+        shot("41-coordinator-request-sent")
+
+        page.get_by_label("State").select_option("sent")
+        page.get_by_label("Library (borrowing or lending)").select_option("C")
+        page.get_by_role("button", name="Show").click()
+        expect(page).to_have_url(base + "/coordinator?state=sent&library=C&older_than_days=")
+        expect(page.get_by_role("status")).to_contain_text("1 request, 0 needing a look")
+        shot("42-coordinator-filtered")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download these as CSV").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name.startswith("ill-requests-")
+        assert number in saved.read_text(encoding="utf-8-sig")
+        browser.close()

@@ -5,29 +5,26 @@ rq worker; then one walk in Chromium with screenshots."""
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
-from test_request_pages import (  # the request pages' fixtures and form helpers
+
+from broker.domain.accounts import Role
+from broker.settings import Settings
+from broker.web import appkeys
+
+from builders import BOTH, PASSWORD
+from pages_harness import (
     ANA,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     MOJCA,
-    SCREENSHOTS,
     STAFF_PASSWORD,
-    _browser_missing,
-    app_for,
     ask,
-    client,
-    consortium_file,
-    forget_namespace,
+    chromium_site,
     log_in,
+    log_in_as,
     log_out,
     open_page,
     populate,
@@ -35,17 +32,8 @@ from test_request_pages import (  # the request pages' fixtures and form helpers
     receipt_of,
     run_outbox,
     said,
-    serving,
-    work,
+    screenshot,
 )
-
-from broker.domain.accounts import Role
-from broker.settings import Settings
-from broker.web import appkeys
-
-from builders import BOTH, PASSWORD
-
-__all__ = ["client", "consortium_file", "work"]
 
 HOME, LENDER = "desk@a.example.org", "desk@c.example.org"
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -191,80 +179,62 @@ async def test_a_copy_uploaded_in_the_inbox(client: TestClient, work: Any) -> No
 
 def test_the_inbox_ships_and_the_home_library_receives_in_chromium(
         consortium_file: Path, redis_url: str, namespace: str) -> None:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser test must run in CI: {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import expect, sync_playwright
+    def settings(port: int) -> Settings:
+        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
+                        redis_url=redis_url, namespace=namespace, port=port)
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    app = app_for(Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                           redis_url=redis_url, namespace=namespace, port=port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with serving(app, sock) as run, sync_playwright() as playwright:
-            run(populate(app, consortium_file))
-            run(with_home_desk(app))
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
+    with chromium_site(settings, redis_url, namespace) as site:
+        from playwright.sync_api import expect
 
-            def shot(name: str) -> None:
-                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        base = site.base
+        site.run(populate(site.app, consortium_file))
+        site.run(with_home_desk(site.app))
+        browser = site.launch()
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
 
-            def log_in_as(email: str, password: str) -> None:
-                page.goto(base + "/login")
-                page.get_by_label("E-mail address").fill(email)
-                page.get_by_label("Password").fill(password)
-                page.get_by_role("button", name="Log in").click()
-                expect(page).to_have_url(base + "/account")
+        def shot(name: str) -> None:
+            screenshot(page, name)
 
-            log_in_as(ANA, PASSWORD)
-            page.goto(base + "/requests/new")
-            page.get_by_label("ISBN").fill(BOTH)
-            page.get_by_role("button", name="Send the request").click()
-            number = page.locator("#request-number").inner_text()
-            page.get_by_role("button", name="Log out").click()
-            run_outbox(redis_url, namespace, consortium_file)
+        log_in_as(page, base, ANA, PASSWORD)
+        page.goto(base + "/requests/new")
+        page.get_by_label("ISBN").fill(BOTH)
+        page.get_by_role("button", name="Send the request").click()
+        number = page.locator("#request-number").inner_text()
+        page.get_by_role("button", name="Log out").click()
+        run_outbox(redis_url, namespace, consortium_file)
 
-            log_in_as(LENDER, STAFF_PASSWORD)
-            page.get_by_role("link", name="Inbox").click()
-            row = page.locator("table.inbox tbody tr", has_text=number)
-            shot("50-inbox-answers")
-            row.get_by_label("Due date").fill(days(30))
-            row.get_by_label("Loan conditions").fill("no photocopies")
-            row.get_by_role("button", name="Shipped").click()
-            expect(page.get_by_role("status")).to_contain_text(f"{number}: shipped")
-            expect(row).to_contain_text("due " + days(30))
-            shot("51-inbox-shipped")
-            page.get_by_role("button", name="Log out").click()
+        log_in_as(page, base, LENDER, STAFF_PASSWORD)
+        page.get_by_role("link", name="Inbox").click()
+        row = page.locator("table.inbox tbody tr", has_text=number)
+        shot("50-inbox-answers")
+        row.get_by_label("Due date").fill(days(30))
+        row.get_by_label("Loan conditions").fill("no photocopies")
+        row.get_by_role("button", name="Shipped").click()
+        expect(page.get_by_role("status")).to_contain_text(f"{number}: shipped")
+        expect(row).to_contain_text("due " + days(30))
+        shot("51-inbox-shipped")
+        page.get_by_role("button", name="Log out").click()
 
-            log_in_as(HOME, STAFF_PASSWORD)
-            page.get_by_role("link", name="Borrowed").click()
-            expect(page.get_by_role("heading", name="Borrowed by Library A")).to_be_visible()
-            row = page.locator("table.borrowed tbody tr", has_text=number)
-            shot("52-borrowed")
-            row.get_by_role("button", name="Received").click()
-            expect(page.get_by_role("status")).to_contain_text(f"{number}: received")
-            run_outbox(redis_url, namespace, consortium_file)
-            page.reload()
-            expect(row.get_by_role("button", name="Checked out")).to_be_visible()
-            shot("53-borrowed-received")
-            row.get_by_role("button", name="Checked out").click()
-            page.get_by_role("button", name="Log out").click()
+        log_in_as(page, base, HOME, STAFF_PASSWORD)
+        page.get_by_role("link", name="Borrowed").click()
+        expect(page.get_by_role("heading", name="Borrowed by Library A")).to_be_visible()
+        row = page.locator("table.borrowed tbody tr", has_text=number)
+        shot("52-borrowed")
+        row.get_by_role("button", name="Received").click()
+        expect(page.get_by_role("status")).to_contain_text(f"{number}: received")
+        run_outbox(redis_url, namespace, consortium_file)
+        page.reload()
+        expect(row.get_by_role("button", name="Checked out")).to_be_visible()
+        shot("53-borrowed-received")
+        row.get_by_role("button", name="Checked out").click()
+        page.get_by_role("button", name="Log out").click()
 
-            log_in_as(ANA, PASSWORD)
-            page.get_by_role("link", name="My loans").click()
-            row = page.locator("table.loans tbody tr", has_text=number)
-            expect(row).to_contain_text(days(30))
-            shot("54-my-loans")
-            row.get_by_role("button", name="Renew").click()
-            expect(row).to_contain_text("renewal asked")
-            shot("55-my-loans-renewal-asked")
-            browser.close()
-    finally:
-        sock.close()
-        forget_namespace(redis_url, namespace)
+        log_in_as(page, base, ANA, PASSWORD)
+        page.get_by_role("link", name="My loans").click()
+        row = page.locator("table.loans tbody tr", has_text=number)
+        expect(row).to_contain_text(days(30))
+        shot("54-my-loans")
+        row.get_by_role("button", name="Renew").click()
+        expect(row).to_contain_text("renewal asked")
+        shot("55-my-loans-renewal-asked")
+        browser.close()

@@ -1,172 +1,45 @@
 """The pages for asking for a loan or a copy and the library's inbox, driven as a
 browser would (form posts with the CSRF cookie and field) against a real Redis,
-harvested MARC files and a real rq worker; then one walk through them in Chromium."""
+harvested MARC files and a real rq worker; then one walk through them in Chromium.
+The app, its fixtures (tests/e2e/conftest.py) and the form helpers are shared with the
+other page tests through pages_harness."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
-import socket
-import subprocess
-import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import lxml.html
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from redis import Redis as SyncRedis
-from rq import Queue
+from aiohttp.test_utils import TestClient
 
-from broker.domain.accounts import Role
-from broker.jobs.dispatcher import Dispatcher
-from broker.services.consortium_file import load
-from broker.services.harvest import Harvester
 from broker.settings import Settings
-from broker.store.keys import Keys
-from broker.web import appkeys
-from broker.web.app import create_app
 
-from builders import BOTH, FAR, HOME, PASSWORD, READING, add_patron, three_library_consortium
+from builders import BOTH, FAR, HOME, PASSWORD, READING
+from pages_harness import (
+    ANA,
+    MOJCA,
+    STAFF_PASSWORD,
+    ask,
+    chromium_site,
+    form_of,
+    html_of,
+    log_in,
+    log_in_as,
+    log_out,
+    open_page,
+    populate,
+    post_form,
+    receipt_of,
+    run_outbox,
+    said,
+    screenshot,
+)
 
-PROJECT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = PROJECT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ANA, MOJCA = "ana@example.org", "mojca@example.org"
-STAFF_PASSWORD = "stamp-lipa-41"
 UNKNOWN = "9780141439518"  # a valid ISBN no member holds
 
 
-def app_for(settings: Settings) -> web.Application:
-    return create_app(settings)
-
-
-async def populate(app: web.Application, consortium_file: Path) -> None:
-    """Harvest every catalog; two patrons of A (Mojca's fee is unpaid) and desk staff
-    at the lenders B and C."""
-    harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
-    for library in load(consortium_file).libraries.values():
-        assert (await harvester.harvest(library)).failed is None
-    store = app[appkeys.ACCOUNTS].store
-    await add_patron(store, ANA, "111", "Ana", "Čuk", date(1990, 4, 1))
-    await add_patron(store, MOJCA, "222", "Mojca", "Novak", date(1980, 2, 2))
-    for code in ("B", "C"):
-        await app[appkeys.ACCOUNTS].add_staff(f"desk@{code.lower()}.example.org", "Desk",
-                                              code, Role.STAFF, code, STAFF_PASSWORD)
-
-
-@pytest.fixture
-def consortium_file(tmp_path: Path) -> Path:
-    return three_library_consortium(tmp_path)
-
-
-@pytest.fixture
-async def client(consortium_file: Path, redis_url: str, namespace: str,
-                 redis: Any) -> AsyncIterator[TestClient]:
-    settings = Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                        redis_url=redis_url, namespace=namespace)
-    client = TestClient(TestServer(app_for(settings)))
-    await client.start_server()
-    await populate(client.server.app, consortium_file)
-    yield client
-    await client.close()
-
-
-def run_outbox(redis_url: str, namespace: str, consortium_file: Path) -> None:
-    """What the scheduler and `illbroker worker` do: the outbox into rq, then a real
-    worker process, until nothing is left."""
-    connection = SyncRedis.from_url(redis_url)
-    keys = Keys(namespace)
-    dispatcher = Dispatcher(connection, keys, Queue(keys.queue("default"),
-                                                    connection=connection))
-    env = {k: v for k, v in os.environ.items() if k != "ILLBROKER_SMTP_URL"}
-    env |= {"REDIS_URL": redis_url, "ILLBROKER_NAMESPACE": namespace,
-            "ILLBROKER_CONSORTIUM": str(consortium_file)}
-    try:
-        while dispatcher.dispatch_once():
-            result = subprocess.run([sys.executable, "-m", "broker.cli", "worker", "--burst"],
-                                    env=env, capture_output=True, text=True, timeout=60,
-                                    cwd=PROJECT)
-            assert result.returncode == 0, result.stderr
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-def work(consortium_file: Path, redis_url: str, namespace: str) -> Callable[[], Any]:
-    async def run() -> None:
-        await asyncio.to_thread(run_outbox, redis_url, namespace, consortium_file)
-
-    return run
-
-
 # -- helpers -------------------------------------------------------------------
-
-
-def html_of(text: str) -> Any:
-    return lxml.html.fromstring(text)
-
-
-def csrf_cookie(client: TestClient) -> str | None:
-    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/")).get("ill_csrf")
-    return cookie.value if cookie else None
-
-
-async def open_page(client: TestClient, path: str, status: int = 200) -> Any:
-    response = await client.get(path, allow_redirects=False)
-    assert response.status == status, await response.text()
-    return html_of(await response.text())
-
-
-async def post_form(client: TestClient, path: str, data: dict[str, str], *,
-                    form_page: str) -> Any:
-    """Open the page the form is on, then post the form with its CSRF token."""
-    doc = await open_page(client, form_page)
-    [token] = doc.xpath("//form//input[@name='csrf']/@value")[:1]
-    assert token == csrf_cookie(client)
-    return await client.post(path, data={**data, "csrf": token}, allow_redirects=False)
-
-
-async def log_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
-    response = await post_form(client, "/login", {"email": email, "password": password},
-                               form_page="/login")
-    assert response.status == 303, await response.text()
-
-
-async def log_out(client: TestClient) -> None:
-    response = await post_form(client, "/logout", {}, form_page="/account")
-    assert response.status == 303
-
-
-async def ask(client: TestClient, action: str = "send", **fields: str) -> Any:
-    """Fill in the request form as shown (its idempotency key included) and press a
-    button: "send" or "fee"."""
-    doc = await open_page(client, "/requests/new")
-    data = {name: str(value) for name, value in form_of(doc).form_values()}
-    data |= {"service": "loan", **fields, "action": action}
-    return await client.post("/requests/new", data=data, allow_redirects=False)
-
-
-def form_of(doc: Any) -> Any:
-    """The request form of a page (the layout has a logout form too)."""
-    [form] = doc.xpath("//form[@action='/requests/new#fee']")
-    return form
-
-
-def said(text: str) -> str:
-    """What a page says in its alerts and errors, for a failing assertion's message."""
-    doc = html_of(text)
-    return " | ".join(e.text_content().strip() for e in
-                      doc.xpath("//*[@role='alert' or @role='status' or @class='error']"))
 
 
 def error_next_to(doc: Any, field: str) -> str:
@@ -183,15 +56,6 @@ def error_next_to(doc: Any, field: str) -> str:
 
 async def my_request_ids(client: TestClient) -> list[str]:
     return [r["id"] for r in (await (await client.get("/api/requests")).json())["requests"]]
-
-
-async def receipt_of(client: TestClient, response: Any) -> tuple[str, Any]:
-    """The request number and page a successful send leads to."""
-    assert response.status == 303, said(await response.text())
-    location = response.headers["Location"]
-    assert location.startswith("/requests/ILL-") and "/receipt" in location
-    doc = await open_page(client, location)
-    return str(doc.get_element_by_id("request-number").text_content()), doc
 
 
 def data_of(doc: Any) -> dict[str, str]:
@@ -566,145 +430,89 @@ async def test_posts_without_the_form_token_are_refused(client: TestClient,
 # -- one walk in a real browser ----------------------------------------------------
 
 
-def _browser_missing() -> str | None:
-    if importlib.util.find_spec("playwright") is None:
-        return "playwright is not installed (pip install playwright)"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
-    return None
-
-
-@contextmanager
-def serving(app: web.Application, sock: socket.socket) -> Iterator[Callable[[Any], Any]]:
-    """``app`` on ``sock`` in its own thread and event loop; yields a function that runs
-    a coroutine in that loop."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    runner = web.AppRunner(app, access_log=None)
-
-    def run(coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(60)
-
-    try:
-        run(runner.setup())
-        run(web.SockSite(runner, sock).start())
-        yield run
-    finally:
-        run(runner.cleanup())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def forget_namespace(redis_url: str, namespace: str) -> None:
-    client = SyncRedis.from_url(redis_url)
-    for key in client.scan_iter(match=f"*{namespace}*", count=1000):
-        client.delete(key)
-    client.close()
-
-
 def test_a_patron_asks_and_the_lender_answers_in_chromium(
         consortium_file: Path, redis_url: str, namespace: str) -> None:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser test must run in CI: {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import expect, sync_playwright
+    def settings(port: int) -> Settings:
+        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
+                        redis_url=redis_url, namespace=namespace, port=port)
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    app = app_for(Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                           redis_url=redis_url, namespace=namespace, port=port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with serving(app, sock) as run, sync_playwright() as playwright:
-            run(populate(app, consortium_file))
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
+    with chromium_site(settings, redis_url, namespace) as site:
+        from playwright.sync_api import expect
 
-            def shot(name: str) -> None:
-                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        base = site.base
+        site.run(populate(site.app, consortium_file))
+        browser = site.launch()
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
 
-            def log_in_as(email: str, password: str) -> None:
-                page.goto(base + "/login")
-                page.get_by_label("E-mail address").fill(email)
-                page.get_by_label("Password").fill(password)
-                page.get_by_role("button", name="Log in").click()
-                expect(page).to_have_url(base + "/account")
+        def shot(name: str) -> None:
+            screenshot(page, name)
 
-            log_in_as(ANA, PASSWORD)
-            page.get_by_role("link", name="Ask for a loan or copy").click()
-            expect(page.get_by_role("heading", name="Ask for a loan or a copy")).to_be_visible()
-            # A loan hides the copy's fields (CSS only); a copy shows them.
-            expect(page.get_by_label("Title of the article or chapter")).to_be_hidden()
-            page.get_by_label("A copy of an article").check()
-            expect(page.get_by_label("Title of the article or chapter")).to_be_visible()
-            shot("20-request-form-copy")
-            page.get_by_label("A loan").check()
-            page.get_by_label("ISBN").fill(BOTH)
-            page.get_by_label("Pickup place", exact=True).select_option("A-1")
-            page.get_by_label("Note for the library").fill("Any edition will do.")
-            shot("21-request-form")
-            page.get_by_role("button", name="Show the fee").click()
-            expect(page.get_by_role("heading", name="Estimated fee: free")).to_be_visible()
-            expect(page.get_by_label("ISBN")).to_have_value(BOTH)
-            shot("22-request-fee")
-            page.get_by_role("button", name="Send the request").click()
-            expect(page.get_by_role("heading", name="Your request is sent")).to_be_visible()
-            number = page.locator("#request-number").inner_text()
-            expect(page.locator("dl.data")).to_contain_text("Branch, Library A")
-            shot("23-request-receipt")
-            page.get_by_role("link", name="My requests").first.click()
-            expect(page.get_by_role("link", name=number)).to_be_visible()
-            shot("24-my-requests")
+        log_in_as(page, base, ANA, PASSWORD)
+        page.get_by_role("link", name="Ask for a loan or copy").click()
+        expect(page.get_by_role("heading", name="Ask for a loan or a copy")).to_be_visible()
+        # A loan hides the copy's fields (CSS only); a copy shows them.
+        expect(page.get_by_label("Title of the article or chapter")).to_be_hidden()
+        page.get_by_label("A copy of an article").check()
+        expect(page.get_by_label("Title of the article or chapter")).to_be_visible()
+        shot("20-request-form-copy")
+        page.get_by_label("A loan").check()
+        page.get_by_label("ISBN").fill(BOTH)
+        page.get_by_label("Pickup place", exact=True).select_option("A-1")
+        page.get_by_label("Note for the library").fill("Any edition will do.")
+        shot("21-request-form")
+        page.get_by_role("button", name="Show the fee").click()
+        expect(page.get_by_role("heading", name="Estimated fee: free")).to_be_visible()
+        expect(page.get_by_label("ISBN")).to_have_value(BOTH)
+        shot("22-request-fee")
+        page.get_by_role("button", name="Send the request").click()
+        expect(page.get_by_role("heading", name="Your request is sent")).to_be_visible()
+        number = page.locator("#request-number").inner_text()
+        expect(page.locator("dl.data")).to_contain_text("Branch, Library A")
+        shot("23-request-receipt")
+        page.get_by_role("link", name="My requests").first.click()
+        expect(page.get_by_role("link", name=number)).to_be_visible()
+        shot("24-my-requests")
 
-            # A title the home library holds: the refusal says where to reserve it.
-            page.get_by_role("link", name="Ask for a loan or copy").click()
-            page.get_by_label("ISBN").fill(HOME)
-            page.get_by_role("button", name="Send the request").click()
-            expect(page.get_by_role("alert")).to_contain_text("It is at Library A")
-            shot("25-request-held-locally")
-            page.get_by_label("ISBN").fill(FAR)
-            page.get_by_label("The most you will pay").fill("1,00")
-            page.get_by_role("button", name="Show the fee").click()
-            expect(page.locator("#max_cost-error")).to_contain_text("7.00 EUR")
-            shot("25b-request-over-cost")
+        # A title the home library holds: the refusal says where to reserve it.
+        page.get_by_role("link", name="Ask for a loan or copy").click()
+        page.get_by_label("ISBN").fill(HOME)
+        page.get_by_role("button", name="Send the request").click()
+        expect(page.get_by_role("alert")).to_contain_text("It is at Library A")
+        shot("25-request-held-locally")
+        page.get_by_label("ISBN").fill(FAR)
+        page.get_by_label("The most you will pay").fill("1,00")
+        page.get_by_role("button", name="Show the fee").click()
+        expect(page.locator("#max_cost-error")).to_contain_text("7.00 EUR")
+        shot("25b-request-over-cost")
 
-            run_outbox(redis_url, namespace, consortium_file)
-            page.get_by_role("link", name="My requests").click()
-            page.get_by_role("link", name=number).click()
-            expect(page.get_by_role("heading", name="Loan: looking for a lender")).to_be_visible()
-            shot("26-request-detail")
-            page.get_by_role("button", name="Log out").click()
+        run_outbox(redis_url, namespace, consortium_file)
+        page.get_by_role("link", name="My requests").click()
+        page.get_by_role("link", name=number).click()
+        expect(page.get_by_role("heading", name="Loan: looking for a lender")).to_be_visible()
+        shot("26-request-detail")
+        page.get_by_role("button", name="Log out").click()
 
-            log_in_as("desk@c.example.org", STAFF_PASSWORD)
-            page.get_by_role("link", name="Inbox").click()
-            expect(page.get_by_role("heading", name="Inbox of Library C")).to_be_visible()
-            row = page.locator("table.inbox tbody tr", has_text=number)
-            expect(row).to_contain_text("1 of 2")
-            shot("27-inbox")
-            row.get_by_label("Reason").fill("damaged")
-            row.get_by_role("button", name="Unfilled").click()
-            expect(page.get_by_role("status")).to_contain_text(f"{number}: unfilled")
-            shot("28-inbox-answered")
-            run_outbox(redis_url, namespace, consortium_file)
-            page.reload()
-            expect(page.get_by_text("No orders are waiting")).to_be_visible()
-            page.get_by_role("button", name="Log out").click()
+        log_in_as(page, base, "desk@c.example.org", STAFF_PASSWORD)
+        page.get_by_role("link", name="Inbox").click()
+        expect(page.get_by_role("heading", name="Inbox of Library C")).to_be_visible()
+        row = page.locator("table.inbox tbody tr", has_text=number)
+        expect(row).to_contain_text("1 of 2")
+        shot("27-inbox")
+        row.get_by_label("Reason").fill("damaged")
+        row.get_by_role("button", name="Unfilled").click()
+        expect(page.get_by_role("status")).to_contain_text(f"{number}: unfilled")
+        shot("28-inbox-answered")
+        run_outbox(redis_url, namespace, consortium_file)
+        page.reload()
+        expect(page.get_by_text("No orders are waiting")).to_be_visible()
+        page.get_by_role("button", name="Log out").click()
 
-            log_in_as("desk@b.example.org", STAFF_PASSWORD)
-            page.get_by_role("link", name="Inbox").click()
-            expect(page.locator("table.inbox tbody tr", has_text=number)).to_contain_text(
-                "2 of 2")
-            shot("29-inbox-next-lender")
-            page.get_by_role("link", name=number).click()
-            expect(page.get_by_role("heading", name="Rota")).to_be_visible()
-            shot("30-order-detail")
-            browser.close()
-    finally:
-        sock.close()
-        forget_namespace(redis_url, namespace)
+        log_in_as(page, base, "desk@b.example.org", STAFF_PASSWORD)
+        page.get_by_role("link", name="Inbox").click()
+        expect(page.locator("table.inbox tbody tr", has_text=number)).to_contain_text(
+            "2 of 2")
+        shot("29-inbox-next-lender")
+        page.get_by_role("link", name=number).click()
+        expect(page.get_by_role("heading", name="Rota")).to_be_visible()
+        shot("30-order-detail")
+        browser.close()
