@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use: ../shared's conformance schemas and a real Redis."""
+"""Fixtures every test folder may use: ../shared's conformance schemas, a real Redis
+and an HTTP client session."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import aiohttp
 import pytest
 from lxml import etree
 from redis.asyncio import Redis
@@ -58,3 +60,9 @@ async def redis(redis_url: str, namespace: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def store(redis: Redis, namespace: str) -> RequestStore:
     return RequestStore(redis, Keys(namespace))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

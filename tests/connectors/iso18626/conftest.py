@@ -8,7 +8,6 @@ conftest.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from lxml import etree
 
@@ -71,6 +69,7 @@ from connectors.iso18626.messages import (
 
 from conformance import conformance_schema
 from iso18626_partner import Partner, serve
+from local_server import nothing_listens_at
 
 SECRET = "XXE-CANARY-41d2 the contents of a file the broker must never read"
 
@@ -362,18 +361,9 @@ async def partner(iso18626_schemas: dict[str, etree.XMLSchema]) -> AsyncIterator
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def dead_url() -> str:
     """An ISO 18626 URL on a local port where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/iso18626"
+    return nothing_listens_at("/iso18626")
 
 
 @pytest.fixture

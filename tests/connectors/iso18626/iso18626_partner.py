@@ -30,6 +30,8 @@ from enum import StrEnum
 from aiohttp import web
 from lxml import etree
 
+from local_server import post_endpoint
+
 NS = "http://illtransactions.org/2013/iso18626"
 V1_2 = "1.2"
 V2021_2 = "2021-2"
@@ -194,16 +196,9 @@ def _copy(element: etree._Element) -> etree._Element:
 @contextlib.asynccontextmanager
 async def serve(partner: Partner) -> AsyncIterator[Partner]:
     """Run ``partner`` on a free port of 127.0.0.1 for the block's duration."""
-    app = web.Application()
-    app.router.add_post("/iso18626", partner.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    partner.url = f"http://{host}:{port}/iso18626"
-    try:
-        yield partner
-    finally:
-        partner.release()
-        await runner.cleanup()
+    async with post_endpoint("/iso18626", partner.handle) as url:
+        partner.url = url
+        try:
+            yield partner
+        finally:
+            partner.release()

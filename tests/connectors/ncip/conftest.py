@@ -6,15 +6,14 @@ without packages in tests/, ``import conftest`` may find another folder's confte
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from lxml import etree
 
 from conformance import conformance_schema
+from local_server import nothing_listens_at
 from ncip_responder import SCHEMA, NcipResponder, serve
 
 SECRET = "XXE-CANARY-7f3a9c the contents of a file the broker must never read"
@@ -44,15 +43,6 @@ async def ncip_responder(
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def dead_url() -> str:
     """An NCIP URL on a local port where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/ncip"
+    return nothing_listens_at("/ncip")

@@ -48,6 +48,7 @@ from aiohttp import web
 from lxml import etree
 
 from conformance import assert_valid
+from local_server import post_endpoint
 
 NS = "http://www.niso.org/2008/ncip"
 VERSION = "http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"
@@ -708,16 +709,9 @@ def _serialise(root: etree._Element) -> bytes:
 @contextlib.asynccontextmanager
 async def serve(responder: NcipResponder) -> AsyncIterator[NcipResponder]:
     """Run ``responder`` on a free port of 127.0.0.1 for the block's duration."""
-    app = web.Application()
-    app.router.add_post("/ncip", responder.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    responder.url = f"http://{host}:{port}/ncip"
-    try:
-        yield responder
-    finally:
-        responder.release()
-        await runner.cleanup()
+    async with post_endpoint("/ncip", responder.handle) as url:
+        responder.url = url
+        try:
+            yield responder
+        finally:
+            responder.release()

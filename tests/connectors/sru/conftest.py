@@ -9,7 +9,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 
-import aiohttp
 import pytest
 
 from zebra_server import FIXTURES, ZebraFailed, ZebraServer, ZebraUnavailable, free_port
@@ -43,12 +42,6 @@ def zebra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url("Default")
     finally:
         server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
