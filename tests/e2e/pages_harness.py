@@ -236,6 +236,18 @@ def chromium_site(settings_for_port: Callable[[int], Settings], redis_url: str,
         forget_namespace(redis_url, namespace)
 
 
+@contextmanager
+def populated_site(consortium_file: Path, redis_url: str, namespace: str) -> Iterator[Site]:
+    """``chromium_site`` of the app on ``consortium_file``, after ``populate``."""
+    def settings(port: int) -> Settings:
+        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
+                        redis_url=redis_url, namespace=namespace, port=port)
+
+    with chromium_site(settings, redis_url, namespace) as site:
+        site.run(populate(site.app, consortium_file))
+        yield site
+
+
 def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 

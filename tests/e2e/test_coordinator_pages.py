@@ -6,30 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from broker.domain.accounts import Role
-from broker.settings import Settings
 from broker.web import appkeys
 
 from builders import BOTH, PASSWORD
-from pages_harness import ANA, chromium_site, log_in_as, populate, run_outbox, screenshot
+from pages_harness import ANA, log_in_as, populated_site, run_outbox, screenshot
 
 CORA, CORA_PASSWORD = "coordinator@example.org", "kava-lipa-2026"
 
 
 def test_the_coordinator_sees_a_request_move_in_chromium(
         consortium_file: Path, redis_url: str, namespace: str, tmp_path: Path) -> None:
-    def settings(port: int) -> Settings:
-        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                        redis_url=redis_url, namespace=namespace, port=port)
-
-    with chromium_site(settings, redis_url, namespace) as site:
+    with populated_site(consortium_file, redis_url, namespace) as site:
         from playwright.sync_api import expect
 
-        base, run, app, playwright = site.base, site.run, site.app, site.playwright
-        run(populate(app, consortium_file))
-        run(app[appkeys.ACCOUNTS].add_staff(CORA, "Cora", "Koordinatorė",
-                                            Role.COORDINATOR, None, CORA_PASSWORD))
+        base = site.base
+        site.run(site.app[appkeys.ACCOUNTS].add_staff(CORA, "Cora", "Koordinatorė",
+                                                      Role.COORDINATOR, None, CORA_PASSWORD))
         # The patron asks through the JSON API, as a discovery system's client would.
-        api = playwright.request.new_context(base_url=base)
+        api = site.playwright.request.new_context(base_url=base)
         assert api.post("/api/session", data={"email": ANA, "password": PASSWORD}).ok
         made = api.post("/api/requests", data={"service": "loan", "item": {"isbn": BOTH}})
         assert made.status == 201, made.text()

@@ -13,7 +13,6 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from broker.domain.accounts import Role
-from broker.settings import Settings
 from broker.web import appkeys
 
 from builders import BOTH, PASSWORD
@@ -22,12 +21,11 @@ from pages_harness import (
     MOJCA,
     STAFF_PASSWORD,
     ask,
-    chromium_site,
     log_in,
     log_in_as,
     log_out,
     open_page,
-    populate,
+    populated_site,
     post_form,
     receipt_of,
     run_outbox,
@@ -179,15 +177,10 @@ async def test_a_copy_uploaded_in_the_inbox(client: TestClient, work: Any) -> No
 
 def test_the_inbox_ships_and_the_home_library_receives_in_chromium(
         consortium_file: Path, redis_url: str, namespace: str) -> None:
-    def settings(port: int) -> Settings:
-        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                        redis_url=redis_url, namespace=namespace, port=port)
-
-    with chromium_site(settings, redis_url, namespace) as site:
+    with populated_site(consortium_file, redis_url, namespace) as site:
         from playwright.sync_api import expect
 
         base = site.base
-        site.run(populate(site.app, consortium_file))
         site.run(with_home_desk(site.app))
         browser = site.launch()
         page = browser.new_page(viewport={"width": 1200, "height": 800})

@@ -13,22 +13,19 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from broker.settings import Settings
-
 from builders import BOTH, FAR, HOME, PASSWORD, READING
 from pages_harness import (
     ANA,
     MOJCA,
     STAFF_PASSWORD,
     ask,
-    chromium_site,
     form_of,
     html_of,
     log_in,
     log_in_as,
     log_out,
     open_page,
-    populate,
+    populated_site,
     post_form,
     receipt_of,
     run_outbox,
@@ -432,15 +429,10 @@ async def test_posts_without_the_form_token_are_refused(client: TestClient,
 
 def test_a_patron_asks_and_the_lender_answers_in_chromium(
         consortium_file: Path, redis_url: str, namespace: str) -> None:
-    def settings(port: int) -> Settings:
-        return Settings(consortium_path=consortium_file, data_dir=consortium_file.parent,
-                        redis_url=redis_url, namespace=namespace, port=port)
-
-    with chromium_site(settings, redis_url, namespace) as site:
+    with populated_site(consortium_file, redis_url, namespace) as site:
         from playwright.sync_api import expect
 
         base = site.base
-        site.run(populate(site.app, consortium_file))
         browser = site.launch()
         page = browser.new_page(viewport={"width": 1100, "height": 800})
 
