@@ -21,91 +21,113 @@ from broker.domain.lifecycle import BorrowerStep
 from broker.domain.request import Request
 from broker.domain.states import Service
 from broker.services.mail import Mail, Mailer, mailer_for
+from broker.services.translations import N_, day_text, translator
 from broker.settings import Settings
 from broker.store.keys import Keys
 from broker.store.order_links import OrderLinks
 
 # What each step of the borrowing side means for the lender, and whether the lender
-# has something to answer (the mail then carries the answer link).
+# has something to answer (the mail then carries the answer link). The mail's subject
+# is the text up to its first ";".
 STEPS: dict[BorrowerStep, tuple[str, bool]] = {
-    BorrowerStep.RECEIVED: ("the borrowing library has received the item", False),
-    BorrowerStep.CHECKED_OUT: ("the item is lent to the patron", False),
-    BorrowerStep.RENEW: ("the patron asks to renew the loan; please answer", True),
-    BorrowerStep.RETURN_SHIPPED: ("the item is on its way back to you; please say when it "
-                                  "has arrived", True),
-    BorrowerStep.COPY_RECEIVED: ("the patron has received the copy", False),
-    BorrowerStep.ACCEPT_CONDITION: ("the patron accepts your condition; please supply",
+    BorrowerStep.RECEIVED: (N_("the borrowing library has received the item"), False),
+    BorrowerStep.CHECKED_OUT: (N_("the item is lent to the patron"), False),
+    BorrowerStep.RENEW: (N_("the patron asks to renew the loan; please answer"), True),
+    BorrowerStep.RETURN_SHIPPED: (N_("the item is on its way back to you; please say when "
+                                     "it has arrived"), True),
+    BorrowerStep.COPY_RECEIVED: (N_("the patron has received the copy"), False),
+    BorrowerStep.ACCEPT_CONDITION: (N_("the patron accepts your condition; please supply"),
                                     True),
-    BorrowerStep.DECLINE_CONDITION: ("the patron declines your condition; the order is "
-                                     "withdrawn, do not send it", False),
-    BorrowerStep.CANCEL: ("the request is cancelled; do not send the item", False),
-    BorrowerStep.LOST: ("the borrowing library reports the item lost; the replacement "
-                        "cost and the processing fee are recorded for you", False),
+    BorrowerStep.DECLINE_CONDITION: (N_("the patron declines your condition; the order is "
+                                        "withdrawn, do not send it"), False),
+    BorrowerStep.CANCEL: (N_("the request is cancelled; do not send the item"), False),
+    BorrowerStep.LOST: (N_("the borrowing library reports the item lost; the replacement "
+                           "cost and the processing fee are recorded for you"), False),
 }
 
+_SERVICES = {(Service.COPY, False): N_("a copy"), (Service.LOAN, False): N_("a loan"),
+             (Service.COPY, True): N_("a copy, topic request"),
+             (Service.LOAN, True): N_("a loan, topic request")}
 
-def _lines(request: Request, lender: str) -> list[str]:
+
+def _lines(request: Request, lender: str, language: str = "en") -> list[str]:
     """Everything a library needs to find and send the item, one fact a line."""
+    _ = translator(language).gettext
     item = request.item
-    service = "a copy" if request.service is Service.COPY else "a loan"
-    lines = [f"Request: {request.id} ({service}{', topic request' if request.topic else ''})",
-             f"Title: {item.title}"]
-    lines += [f"{label}: {value}" for label, value in (
-        ("Author", item.author), ("Year", item.year), ("ISBN", item.isbn),
-        ("ISSN", item.issn), ("Edition", item.edition)) if value]
-    lines.append(f"Material: {item.material.value}")
+    service = _(_SERVICES[request.service, bool(request.topic)])
+
+    def labelled(pairs: tuple[tuple[str, object], ...]) -> list[str]:
+        return [f"{_(label)}: {value}" for label, value in pairs if value]
+
+    lines = [_("Request: {request_id} ({service})").format(request_id=request.id,
+                                                           service=service),
+             _("Title") + f": {item.title}"]
+    lines += labelled(((N_("Author"), item.author), (N_("Year"), item.year),
+                       (N_("ISBN"), item.isbn), (N_("ISSN"), item.issn),
+                       (N_("Edition"), item.edition)))
+    lines.append(_("Material") + f": {item.material.value}")
     if request.citation:
         citation = request.citation
-        lines += [f"{label}: {value}" for label, value in (
-            ("Article or chapter", citation.part_title), ("In", citation.source_title),
-            ("Volume", citation.volume), ("Issue", citation.issue),
-            ("Pages", citation.pages)) if value]
+        lines += labelled(((N_("Article or chapter"), citation.part_title),
+                           (N_("In"), citation.source_title), (N_("Volume"), citation.volume),
+                           (N_("Issue"), citation.issue), (N_("Pages"), citation.pages)))
     if request.copy_format:
-        lines.append(f"Copy format: {request.copy_format}")
-    lines += [f"Borrowing library: {request.home_library}",
-              f"Pickup place: {request.pickup_location}"]
+        lines.append(_("Copy format") + f": {request.copy_format}")
+    lines += [_("Borrowing library") + f": {request.home_library}",
+              _("Pickup place") + f": {request.pickup_location}"]
     if request.max_cost is not None:
-        lines.append(f"Most the patron will pay: {request.max_cost}")
+        lines.append(_("Most the patron will pay") + f": {request.max_cost}")
     if request.note:
-        lines.append(f"Note: {request.note}")
+        lines.append(_("Note") + f": {request.note}")
     entry = next((e for e in json.loads(request.rota or "{}").get("lenders", [])
                   if e.get("library") == lender), None)
     if entry and entry.get("reason"):
-        lines.append(f"Why you are asked: {entry['reason']}")
+        lines.append(_("Why you are asked") + f": {entry['reason']}")
     return lines
 
 
-def order_mail(request: Request, lender: str, address: str, link: str) -> Mail:
-    """The order for ``lender``, with the link that answers it."""
-    body = ("Hello,\n\na member library asks you for this interlibrary loan:\n\n"
-            + "\n".join(_lines(request, lender))
-            + f"\n\nAnswer here (no login needed): {link}\n"
-              "Will supply, unfilled, a condition, shipped or the copy: each is one button.\n")
-    return Mail(address, f"ILL order {request.id}: {request.item.title}", body)
+def order_mail(request: Request, lender: str, address: str, link: str,
+               language: str = "en") -> Mail:
+    """The order for ``lender``, with the link that answers it, in ``language``."""
+    _ = translator(language).gettext
+    body = (_("Hello,") + "\n\n"
+            + _("a member library asks you for this interlibrary loan:") + "\n\n"
+            + "\n".join(_lines(request, lender, language)) + "\n\n"
+            + _("Answer here (no login needed): {link}").format(link=link) + "\n"
+            + _("Will supply, unfilled, a condition, shipped or the copy: each is one "
+                "button.") + "\n")
+    subject = _("ILL order {request_id}: {title}").format(request_id=request.id,
+                                                          title=request.item.title)
+    return Mail(address, subject, body)
 
 
 def step_mail(request: Request, step: BorrowerStep, note: str | None, address: str,
-              link: str | None) -> Mail:
-    """The borrowing side's ``step``, told to the lender; with the answer link if the
-    lender has something to answer."""
-    what, _answers = STEPS[step]
-    body = f"Hello,\n\ninterlibrary loan {request.id} ({request.item.title}): {what}.\n"
+              link: str | None, language: str = "en") -> Mail:
+    """The borrowing side's ``step``, told to the lender in ``language``; with the
+    answer link if the lender has something to answer."""
+    _ = translator(language).gettext
+    what = _(STEPS[step][0])
+    body = (_("Hello,") + "\n\n"
+            + _("interlibrary loan {request_id} ({title}): {what}.").format(
+                request_id=request.id, title=request.item.title, what=what) + "\n")
     if note:
-        body += f"Note: {note}\n"
+        body += _("Note") + f": {note}\n"
     if request.due_date:
-        body += f"Due date: {request.due_date}\n"
+        body += _("Due date") + f": {day_text(request.due_date, language)}\n"
     if link:
-        body += f"\nAnswer here (no login needed): {link}\n"
+        body += "\n" + _("Answer here (no login needed): {link}").format(link=link) + "\n"
     return Mail(address, f"ILL {request.id}: {what.split(';')[0]}", body)
 
 
 class EmailLending:
     """Orders for ``library`` by e-mail to ``address``; answers through the link."""
 
-    def __init__(self, library: str, address: str, settings: Settings) -> None:
+    def __init__(self, library: str, address: str, settings: Settings,
+                 language: str = "en") -> None:
         self.library = library
         self.address = address
         self.settings = settings
+        self.language = language
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[tuple[Mailer, OrderLinks]]:
@@ -124,11 +146,12 @@ class EmailLending:
         async with self._open() as (mailer, links):
             token = await links.issue(request.id, self.library)
             await mailer.send(order_mail(request, self.library, self.address,
-                                         self._link(token)))
+                                         self._link(token), self.language))
 
     async def tell(self, request: Request, step: BorrowerStep, note: str | None) -> None:
         async with self._open() as (mailer, links):
             link = None
             if STEPS[step][1] and request.lender == self.library:
                 link = self._link(await links.issue(request.id, self.library))
-            await mailer.send(step_mail(request, step, note, self.address, link))
+            await mailer.send(step_mail(request, step, note, self.address, link,
+                                        self.language))

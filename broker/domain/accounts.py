@@ -22,6 +22,8 @@ MAX_NAME = 100
 MAX_ADDRESS = 200
 MAX_PASSWORD = 256
 OLDEST = 130
+# The languages the broker's mails are written in (catalogs in broker/locale).
+MAIL_LANGUAGES = ("en", "sl", "lv", "nl", "sv")
 
 
 class Role(StrEnum):
@@ -62,6 +64,7 @@ class Account:
     card_number: str | None = None
     consent_at: datetime | None = None
     activated_at: datetime | None = None
+    language: str | None = None  # of the mails; None: the home library's first language
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Registration:
     home_library: str
     password: str | None
     card_number: str | None = None
+    language: str | None = None
 
 
 def email_key(email: str) -> str:
@@ -146,7 +150,7 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
     problems: dict[str, str] = {}
     unknown = sorted(set(raw) - {"email", "given_name", "surname", "birth_date", "category",
                                  "address", "home_library", "password", "consent",
-                                 "card_number"})
+                                 "card_number", "language"})
     for field in unknown:
         problems[field] = "unknown field"
     try:
@@ -191,6 +195,9 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
     if card_number is not None and (not isinstance(card_number, str)
                                     or not 1 <= len(card_number.strip()) <= 40):
         problems["card_number"] = "1 to 40 characters"
+    language = raw.get("language")
+    if language is not None and language not in MAIL_LANGUAGES:
+        problems["language"] = "one of: " + ", ".join(MAIL_LANGUAGES)
     if problems:
         raise ValidationFailed(problems)
     return Registration(email=email, given_name=given_name, surname=surname,
@@ -198,4 +205,4 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
                         home_library=str(library_code),
                         password=password if isinstance(password, str) else None,
                         card_number=card_number.strip() if isinstance(card_number, str)
-                        else None)
+                        else None, language=str(language) if language else None)

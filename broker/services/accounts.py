@@ -107,7 +107,8 @@ class Accounts:
             library=registration.home_library, given_name=registration.given_name,
             surname=registration.surname, birth_date=registration.birth_date,
             category=registration.category, address=registration.address,
-            card_number=registration.card_number, consent_at=now)
+            card_number=registration.card_number, consent_at=now,
+            language=registration.language)
         password_hash = await hash_password(registration.password) \
             if registration.password else None
         for _attempt in range(2):

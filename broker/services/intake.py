@@ -41,6 +41,7 @@ from broker.domain.states import Service, State
 from broker.domain.workdays import is_public_holiday
 from broker.services.borrower import BorrowerChecks, refuse
 from broker.services.search import LiveCatalog, index_keys, search
+from broker.services.translations import mail_language, money_text, translator
 from broker.store.codec import text
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys, request_id_for
@@ -215,9 +216,12 @@ class Intake:
             updated_at=now, citation=checked.citation, max_cost=checked.max_cost,
             note=checked.note, rota=rota_json(plan.rota), estimate=estimate_json(plan.estimate),
             copy_format=checked.copy_format, topic=checked.topic)
+        language = mail_language(account, home)
         receipt = OutboxJob("send_mail", account.id, {
-            "to": account.email, "subject": f"Your interlibrary loan request {request_id}",
-            "body": receipt_text(request, home.name, plan.estimate)})
+            "to": account.email,
+            "subject": translator(language).gettext(
+                "Your interlibrary loan request {request_id}").format(request_id=request_id),
+            "body": receipt_text(request, home.name, plan.estimate, language)})
         return await self.requests.create(request, actor=f"patron:{account.id}",
                                           jobs=[OutboxJob("process_request", request_id),
                                                 receipt])
@@ -286,12 +290,17 @@ class Intake:
         raise NoLender("no other member library can lend this title now")
 
 
-def receipt_text(request: Request, home_name: str, fee: Estimate) -> str:
+def receipt_text(request: Request, home_name: str, fee: Estimate,
+                 language: str = "en") -> str:
+    """The receipt mail's text, in ``language``."""
+    _ = translator(language).gettext
     what = request.item.title + (f" — {request.citation.part_title}"
                                  if request.citation else "")
-    total = f"{fee.total} {fee.currency}" if fee.total else "free"
-    return (f"Thank you: we have your request {request.id}.\n\n"
-            f"{'Copy' if request.service is Service.COPY else 'Loan'}: {what}\n"
-            f"Pickup: {request.pickup_location} ({home_name})\n"
-            f"Estimated fee: {total}\n"
-            "State: looking for a lender\n")
+    total = money_text(fee.total, fee.currency, language) if fee.total else _("free")
+    service = _("Copy: {what}") if request.service is Service.COPY else _("Loan: {what}")
+    return (_("Thank you: we have your request {request_id}.").format(request_id=request.id)
+            + "\n\n" + service.format(what=what) + "\n"
+            + _("Pickup: {place} ({library})").format(place=request.pickup_location,
+                                                      library=home_name) + "\n"
+            + _("Estimated fee: {total}").format(total=total) + "\n"
+            + _("State: looking for a lender") + "\n")

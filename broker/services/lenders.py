@@ -6,6 +6,7 @@ import aiohttp
 
 from broker.domain.consortium import Consortium, Library
 from broker.services.consortium_file import load
+from broker.services.translations import library_language
 from broker.settings import Settings
 from connectors.email_lending import EmailLending
 from connectors.iso18626.lending import Iso18626Lending
@@ -21,6 +22,7 @@ def lender_for(library: Library, session: aiohttp.ClientSession,
             return Iso18626Lending(library, consortium or load(settings.consortium_path),
                                    session)
         case "email":
-            return EmailLending(library.code, library.lending.settings["address"], settings)
+            return EmailLending(library.code, library.lending.settings["address"], settings,
+                                library_language(library))
         case _:
             return InboxLending(library.code)

@@ -43,6 +43,7 @@ from broker.domain.lifecycle import (
 from broker.domain.request import Request
 from broker.domain.states import Event, State, transition
 from broker.services.notices import Notice, notice
+from broker.services.translations import mail_language
 from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob, RequestStore
 
@@ -270,8 +271,10 @@ class Lending:
             account: Account = await self.accounts.get(request.patron_id)
         except NotFound:
             return []
+        home = self.consortium.libraries.get(account.library or "")
         return [notice(kind, account, request,
-                       self.consortium.place_name(request.pickup_location), reason)]
+                       self.consortium.place_name(request.pickup_location), reason,
+                       language=mail_language(account, home))]
 
     async def timer(self, request_id: str, version: int, kind: str) -> bool:
         """A lifecycle step, deadline or reminder comes due; it acts only if the request

@@ -15,6 +15,7 @@ from broker.domain.states import Event, State
 from broker.domain.workdays import answer_deadline
 from broker.services.borrower import BorrowerChecks
 from broker.services.notices import Notice, notice
+from broker.services.translations import mail_language
 from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob, RequestStore
 from connectors.errors import RegisterUnavailable
@@ -115,5 +116,8 @@ class Router:
             account = await self.accounts.get(request.patron_id)
         except NotFound:
             return []
-        place = self.borrowers.consortium.place_name(request.pickup_location)
-        return [notice(Notice.UNFILLED, account, request, place)]
+        consortium = self.borrowers.consortium
+        place = consortium.place_name(request.pickup_location)
+        home = consortium.libraries.get(account.library or "")
+        return [notice(Notice.UNFILLED, account, request, place,
+                       language=mail_language(account, home))]

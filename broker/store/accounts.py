@@ -71,6 +71,7 @@ def _fields(account: Account) -> dict[str, str]:
         "card_number": account.card_number,
         "consent_at": account.consent_at.isoformat() if account.consent_at else None,
         "activated_at": account.activated_at.isoformat() if account.activated_at else None,
+        "language": account.language,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
     return out
@@ -90,7 +91,7 @@ def _account(fields: Mapping[str, str]) -> Account:
         category=fields.get("category"),
         address=Address(**json.loads(fields["address"])) if "address" in fields else None,
         card_number=fields.get("card_number"), consent_at=when("consent_at"),
-        activated_at=when("activated_at"),
+        activated_at=when("activated_at"), language=fields.get("language"),
     )
 
 
