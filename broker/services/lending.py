@@ -35,6 +35,7 @@ from broker.domain.fees import late_fee
 from broker.domain.lifecycle import (
     BORROWER_EVENTS,
     LENDER_EVENTS,
+    LIBRARY_STEPS,
     Answer,
     BorrowerStep,
     LenderAnswer,
@@ -208,6 +209,9 @@ class Lending:
                 raise Forbidden("the home library's staff record this step")
         elif library is not None and request.home_library != library:
             raise Forbidden("this request is not from your library")
+        elif library is not None and step not in LIBRARY_STEPS:
+            # Renewing, a condition's cost, a cancel: the patron's to decide, not the desk's.
+            raise Forbidden("the patron takes this step")
 
     async def _ready_for_pickup(self, request: Request) -> Request:
         home = self.consortium.library(request.home_library)

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from broker.domain.errors import Forbidden
-from broker.domain.lifecycle import Answer, BorrowerStep, LenderAnswer
+from broker.domain.lifecycle import PATRON_STEPS, Answer, BorrowerStep, LenderAnswer
 from broker.domain.request import Request
 from broker.domain.states import Event, State
 from broker.services.consortium_file import load
@@ -126,3 +126,7 @@ async def test_only_the_lender_answers_and_only_the_home_library_steps(
     with pytest.raises(Forbidden):
         await lending.borrower_steps(r.id, BorrowerStep.RECEIVED, "patron",
                                      patron=r.patron_id)
+    # The patron's own steps (renewing, a condition's cost, cancelling) are not the desk's.
+    for step in PATRON_STEPS:
+        with pytest.raises(Forbidden):
+            await lending.borrower_steps(r.id, step, "staff:A", library="A")
