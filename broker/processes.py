@@ -33,7 +33,6 @@ from broker.store.accounts import AccountStore
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
-from broker.web.app import create_app
 
 log = logging.getLogger("illbroker")
 
@@ -75,6 +74,10 @@ def running_redis(settings: Settings) -> Iterator[Settings]:
 
 
 async def _serve(settings: Settings, stop: asyncio.Event) -> None:
+    # Imported here: workers and the scheduler, started often (and by every test that
+    # runs jobs), do not load the web app, its templates and its PDF writer.
+    from broker.web.app import create_app
+
     runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
     try:

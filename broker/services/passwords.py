@@ -4,14 +4,20 @@ tens of milliseconds of CPU on purpose."""
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER = PasswordHasher()
-# Verified when an e-mail has no account, so a login takes as long either way and
-# does not tell which addresses have accounts.
-_DUMMY = _HASHER.hash("not a password anyone has")
+
+
+@cache
+def _dummy() -> str:
+    """Verified when an e-mail has no account, so a login takes as long either way and
+    does not tell which addresses have accounts. Made on first use: every process
+    that imports this module (workers too) would otherwise pay for a hash at start."""
+    return _HASHER.hash("not a password anyone has")
 
 
 async def hash_password(password: str) -> str:
@@ -21,7 +27,7 @@ async def hash_password(password: str) -> str:
 async def verify_password(stored: str | None, password: str) -> bool:
     def verify() -> bool:
         try:
-            return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+            return _HASHER.verify(stored or _dummy(), password) and stored is not None
         except (VerificationError, InvalidHashError):
             return False
 
