@@ -185,10 +185,23 @@ def _queue(settings: Settings, connection: SyncRedis) -> Queue:
     return Queue(Keys(settings.namespace).queue(QUEUE), connection=connection)
 
 
+class _BurstWorker(Worker):
+    """A worker that empties the queue and stops. It takes no commands over pub/sub
+    (stop a job, shut down), so it does not wait a second at the end for that listener
+    thread to notice it should stop."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 def worker(settings: Settings, burst: bool = False) -> None:
     connection = SyncRedis.from_url(settings.existing_redis_url())
     queue = _queue(settings, connection)
-    Worker([queue], connection=connection).work(burst=burst, with_scheduler=False)
+    kind = _BurstWorker if burst else Worker
+    kind([queue], connection=connection).work(burst=burst, with_scheduler=False)
 
 
 def scheduler(settings: Settings) -> None:
