@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from broker.domain.accounts import (
+    MAIL_LANGUAGES,
     Account,
     AccountStatus,
     Registration,
@@ -257,6 +258,16 @@ class Accounts:
                                 "home_library_changed", f"staff:{staff.id}",
                                 {"from": account.library, "to": library})
         return await self.store.get(account_id)
+
+    async def choose_language(self, account: Account, language: str) -> Account:
+        """The language of ``account``'s pages and mails, chosen by its owner."""
+        if language not in MAIL_LANGUAGES:
+            raise ValidationFailed({"language": "one of: " + ", ".join(MAIL_LANGUAGES)})
+        if account.language != language:
+            await self.store.update(account.id, {"language": language}, "language_chosen",
+                                    f"account:{account.id}",
+                                    {"from": account.language, "to": language})
+        return replace(account, language=language)
 
     async def export(self, account: Account) -> dict[str, Any]:
         """The account's history and requests, for the person's own download."""

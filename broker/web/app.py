@@ -32,6 +32,7 @@ from broker.web import (
     docs,
     health,
     iso18626,
+    languages,
     libraries,
     metrics,
     openurl,
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_peers)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                          autoescape=jinja2.select_autoescape(["html"]))
+    languages.install(aiohttp_jinja2.get_env(app))
     health.setup(app)
     libraries.setup(app)
     search.setup(app)

@@ -35,6 +35,7 @@ from broker.services.figures import Dashboard, Snapshot
 from broker.web import appkeys
 from broker.web.auth import require
 from broker.web.csv_export import Cell, csv_response
+from broker.web.languages import _
 from broker.web.pages import account_with_role, render
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)
@@ -150,9 +151,9 @@ async def figures_api(request: web.Request) -> web.Response:
 async def _coordinator(request: web.Request) -> Account | web.Response:
     """The logged-in coordinator, or the page for anyone else."""
     return await account_with_role(
-        request, Role.COORDINATOR, "Only for coordinators",
-        "The dashboard shows every library's requests; it is for the consortium's "
-        "coordinators.")
+        request, Role.COORDINATOR, _("Only for coordinators"),
+        _("The dashboard shows every library's requests; it is for the consortium's "
+          "coordinators."))
 
 
 def _percent(value: float | None) -> str:
@@ -172,7 +173,7 @@ def _figures_view(figures: list[LibraryFigures], consortium: Consortium) -> list
 
 def _row_view(item: Listed, consortium: Consortium, snapshot: Snapshot) -> dict[str, Any]:
     r = item.request
-    return {"id": r.id, "service": "Copy" if r.service is Service.COPY else "Loan",
+    return {"id": r.id, "service": _("Copy") if r.service is Service.COPY else _("Loan"),
             "state": r.state.value.replace("_", " "),
             "home": consortium.place_name(r.home_library),
             "lender": consortium.place_name(r.lender) if r.lender else "–",

@@ -30,9 +30,11 @@ from broker.domain.lifecycle import (
 from broker.domain.request import Request
 from broker.domain.states import Service
 from broker.services.copies import deliver_copy
+from broker.services.translations import N_
 from broker.store.order_links import OrderLinks
 from broker.web import appkeys
 from broker.web.auth import current_account
+from broker.web.languages import _
 from broker.web.pages import (
     csrf_checked,
     csrf_checked_upload,
@@ -53,10 +55,12 @@ from broker.web.request_pages import (
 from broker.web.requests import borrowed, copies_of, state_filter
 
 STEP_LABELS = {
-    "received": "Received", "checked_out": "Checked out", "return_shipped": "Return shipped",
-    "lost": "Lost", "renew": "Renew", "accept_condition": "Accept the condition",
-    "decline_condition": "Decline", "copy_received": "I have my copy", "cancel": "Cancel",
+    "received": N_("Received"), "checked_out": N_("Checked out"),
+    "return_shipped": N_("Return shipped"), "lost": N_("Lost"), "renew": N_("Renew"),
+    "accept_condition": N_("Accept the condition"), "decline_condition": N_("Decline"),
+    "copy_received": N_("I have my copy"), "cancel": N_("Cancel"),
 }
+_ONLY_FOR = {Role.PATRON: N_("Only for patrons"), Role.STAFF: N_("Only for staff")}
 
 
 async def copy_file(request: web.Request) -> web.StreamResponse:
@@ -87,14 +91,15 @@ async def _role(request: web.Request, role: Role, what: str) -> Account | web.Re
     if account is None:
         return redirect("/login")
     if account.role is not role:
-        return message(request, f"Only for {role.value}s", [what], status=403,
-                       links=[("/", "Start page")])
+        return message(request, _(_ONLY_FOR[role]), [what], status=403,
+                       links=[("/", _("Start page"))])
     return account
 
 
 async def borrowing(request: web.Request) -> web.Response:
-    staff = await _role(request, Role.STAFF, "This page lists what a library borrowed "
-                        "from others for its patrons; it is for that library's staff.")
+    staff = await _role(request, Role.STAFF, _("This page lists what a library borrowed "
+                                              "from others for its patrons; it is for that "
+                                              "library's staff."))
     if isinstance(staff, web.Response):
         return staff
     consortium = request.app[appkeys.CONSORTIUM]
@@ -119,7 +124,7 @@ async def borrowing(request: web.Request) -> web.Response:
 
 
 async def loans(request: web.Request) -> web.Response:
-    patron = await _role(request, Role.PATRON, "This page lists a patron's own loans.")
+    patron = await _role(request, Role.PATRON, _("This page lists a patron's own loans."))
     if isinstance(patron, web.Response):
         return patron
     store, consortium = request.app[appkeys.STORE], request.app[appkeys.CONSORTIUM]
@@ -153,10 +158,10 @@ async def _order_of(request: web.Request) -> tuple[Request, str] | None:
 
 
 def _dead_link(request: web.Request) -> web.Response:
-    return message(request, "This link no longer works", [
-        "The order was answered and has moved on, or the link is not complete. The "
-        "borrowing library has not asked you anything more through it."], status=404,
-        links=[("/", "Start page")])
+    return message(request, _("This link no longer works"), [
+        _("The order was answered and has moved on, or the link is not complete. The "
+          "borrowing library has not asked you anything more through it.")], status=404,
+        links=[("/", _("Start page"))])
 
 
 async def _order_page(request: web.Request, order: Request, lender: str, *,
@@ -167,7 +172,7 @@ async def _order_page(request: web.Request, order: Request, lender: str, *,
         "o": order_view(consortium, order, datetime.now(UTC)),
         "lender": consortium.place_name(lender),
         "base": f"/orders/{request.match_info['token']}", "notice": notice, "error": error,
-        "staff_state": STAFF_STATES.get(order.state, order.state.value.replace("_", " ")),
+        "staff_state": _(STAFF_STATES.get(order.state, order.state.value.replace("_", " "))),
     }, status, private=True)
 
 
@@ -176,7 +181,8 @@ async def order_page(request: web.Request) -> web.Response:
     if found is None:
         return _dead_link(request)
     given = request.query.get("as", "")
-    notice = ANSWER_NOTICES[given].format(id=found[0].id) if given in ANSWER_NOTICES else None
+    notice = _(ANSWER_NOTICES[given]).format(id=found[0].id) \
+        if given in ANSWER_NOTICES else None
     return await _order_page(request, *found, notice=notice)
 
 

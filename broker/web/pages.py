@@ -38,9 +38,11 @@ from broker.domain.errors import (
     ValidationFailed,
 )
 from broker.services.mail import OutboxMailer
+from broker.services.translations import N_
 from broker.settings import Settings
-from broker.web import appkeys
+from broker.web import appkeys, languages
 from broker.web.auth import COOKIE, current_account, set_session_cookie
+from broker.web.languages import _, translated
 from broker.web.metrics import Handler
 
 CSRF_COOKIE = "ill_csrf"
@@ -63,28 +65,28 @@ _HEADERS = {
 }
 
 REGISTRATION_LABELS = {
-    "email": "E-mail address (your username)",
-    "given_name": "Given name",
-    "surname": "Surname",
-    "birth_date": "Date of birth",
-    "category": "Membership category",
-    "street": "Street and number",
-    "postcode": "Postcode",
-    "city": "City",
-    "country": "Country",
-    "address": "Address",
-    "home_library": "Home library",
-    "card_number": "Library card number",
-    "password": "Password",
-    "consent": "Terms of use",
+    "email": N_("E-mail address (your username)"),
+    "given_name": N_("Given name"),
+    "surname": N_("Surname"),
+    "birth_date": N_("Date of birth"),
+    "category": N_("Membership category"),
+    "street": N_("Street and number"),
+    "postcode": N_("Postcode"),
+    "city": N_("City"),
+    "country": N_("Country"),
+    "address": N_("Address"),
+    "home_library": N_("Home library"),
+    "card_number": N_("Library card number"),
+    "password": N_("Password"),
+    "consent": N_("Terms of use"),
 }
 # The service's words for an empty field are written for API clients ("one of: ...",
 # "(true)"); a person filling in the form is told what to do instead.
 _BLANK_FIELD = {
-    "home_library": "required: choose your home library",
-    "category": "required: choose your membership category",
-    "card_number": "required: the number on your library card",
-    "consent": "tick the box to accept the terms of use",
+    "home_library": N_("required: choose your home library"),
+    "category": N_("required: choose your membership category"),
+    "card_number": N_("required: the number on your library card"),
+    "consent": N_("tick the box to accept the terms of use"),
 }
 _ADDRESS_PARTS = ("street", "postcode", "city", "country")
 # Typed values the registration form shows again after a refusal; never the password.
@@ -102,6 +104,8 @@ class PageState:
     csrf: str
     csrf_is_new: bool
     demo: bool
+    language: str = "en"
+    path: str = "/"
 
 
 _STATE: web.RequestKey[PageState] = web.RequestKey("page_state")
@@ -132,16 +136,23 @@ async def page_state(request: web.Request, handler: Handler) -> web.StreamRespon
     # account on the request, so API handlers that need it do not read it twice.
     cookie = request.cookies.get(CSRF_COOKIE, "")
     fresh = _CSRF_SHAPE.fullmatch(cookie) is None
-    state = PageState(site=request.app[appkeys.CONSORTIUM].name,
-                      account=await current_account(request),
+    account = await current_account(request)
+    state = PageState(site=request.app[appkeys.CONSORTIUM].name, account=account,
                       csrf=_new_csrf() if fresh else cookie, csrf_is_new=fresh,
-                      demo=_shows_outbox(request.app[appkeys.SETTINGS]))
+                      demo=_shows_outbox(request.app[appkeys.SETTINGS]),
+                      language=languages.request_language(request, account),
+                      path=request.path_qs)
     request[_STATE] = state
     reset = _PAGE.set(state)
+    spoken = languages.use(state.language)
     try:
         response = await handler(request)
     finally:
+        languages.reset(spoken)
         _PAGE.reset(reset)
+    if response.content_type == "text/html":
+        response.headers.setdefault("Content-Language", state.language)
+        response.headers.setdefault("Vary", "Accept-Language, Cookie")
     if response.content_type == "text/html":
         response.headers.update({k: v for k, v in _HEADERS.items()
                                  if k not in response.headers})
@@ -173,7 +184,7 @@ async def account_with_role(request: web.Request, role: Role, title: str,
     if account is None:
         return redirect("/login")
     if account.role is not role:
-        return message(request, title, [why], status=403, links=[("/", "Start page")])
+        return message(request, title, [why], status=403, links=[("/", _("Start page"))])
     return account
 
 
@@ -241,12 +252,12 @@ def csrf_matches(request: web.Request, sent: str) -> bool:
 
 
 def csrf_refused(request: web.Request) -> web.Response:
-    return message(request, "The form has expired", [
-        "For your safety the broker only accepts forms it has just shown you "
-        "in this browser, and this one did not match (cookies may be off, or "
-        "the page was open too long).",
-        "Nothing was changed. Go back, reload the page and send it again."],
-        status=403, links=[(request.path, "Open the form again")])
+    return message(request, _("The form has expired"), [
+        _("For your safety the broker only accepts forms it has just shown you "
+          "in this browser, and this one did not match (cookies may be off, or "
+          "the page was open too long)."),
+        _("Nothing was changed. Go back, reload the page and send it again.")],
+        status=403, links=[(request.path, _("Open the form again"))])
 
 
 # -- registration ----------------------------------------------------------------
@@ -260,7 +271,7 @@ def _registration_page(request: web.Request, values: Mapping[str, str],
     for library in sorted(consortium.libraries.values(), key=lambda lib: lib.name):
         regions.setdefault(consortium.regions[library.region].name, []).append(library)
     return render(request, "register.html", {
-        "values": values, "errors": errors, "labels": REGISTRATION_LABELS,
+        "values": values, "errors": errors, "labels": translated(REGISTRATION_LABELS),
         "regions": sorted(regions.items()),
         "categories": sorted(consortium.categories.values(), key=lambda c: c.name),
         "password_min": min(lengths, default=8), "password_max": max(lengths, default=8),
@@ -273,7 +284,7 @@ def _registration_errors(exc: ValidationFailed, values: Mapping[str, str]) -> di
     found = {key.removeprefix("address."): text for key, text in exc.problems.items()}
     for field, wording in _BLANK_FIELD.items():
         if field in found and not values.get(field, "").strip():
-            found[field] = wording
+            found[field] = _(wording)
     order = list(REGISTRATION_LABELS)
     return dict(sorted(found.items(),
                        key=lambda item: order.index(item[0]) if item[0] in order
@@ -297,13 +308,14 @@ async def register(request: web.Request, form: MultiDictProxy[Any]) -> web.Strea
         return _registration_page(request, values, _registration_errors(exc, values), 422)
     except EmailTaken as exc:
         return _registration_page(request, values, {"email": exc.detail}, 409)
-    lines = [f"We have sent a link to {account.email}. Open it within 24 hours to "
-             "activate your account; until then you cannot log in.",
-             "If the mail does not arrive, look in your spam folder. A registration "
-             "that is not activated in time is deleted, and you can register again."]
-    links = [("/outbox", "Read the mail in the demo's outbox")] \
+    lines = [_("We have sent a link to {email}. Open it within 24 hours to "
+               "activate your account; until then you cannot log in.").format(
+                 email=account.email),
+             _("If the mail does not arrive, look in your spam folder. A registration "
+               "that is not activated in time is deleted, and you can register again.")]
+    links = [("/outbox", _("Read the mail in the demo's outbox"))] \
         if request[_STATE].demo else []
-    return message(request, "Check your e-mail", lines, links=links)
+    return message(request, _("Check your e-mail"), lines, links=links)
 
 
 # -- activation ------------------------------------------------------------------
@@ -314,8 +326,8 @@ def _password_hint(request: web.Request) -> str:
     # consortium's lowest minimum, and say that the home library may ask for more.
     lengths = [lib.policy.password_min_length
                for lib in request.app[appkeys.CONSORTIUM].libraries.values()]
-    return (f"At least {min(lengths, default=8)} characters (your home library may ask "
-            "for more), and not your e-mail address.")
+    return _("At least {count} characters (your home library may ask for more), and "
+             "not your e-mail address.").format(count=min(lengths, default=8))
 
 
 def _activation_page(request: web.Request, token: str, error: str | None = None,
@@ -334,7 +346,7 @@ def _reset_page(request: web.Request, token: str, error: str | None = None,
 
 def _invalid_link(request: web.Request, exc: InvalidToken, again: tuple[str, str]) \
         -> web.Response:
-    return message(request, "This link does not work", [exc.detail], status=400,
+    return message(request, _("This link does not work"), [exc.detail], status=400,
                    links=[again])
 
 
@@ -343,9 +355,9 @@ async def activate_form(request: web.Request) -> web.Response:
     # own, and must not use up the single-use token.
     token = request.query.get("token", "")
     if not token:
-        return message(request, "This link does not work", [
-            "The address has no activation token. Open the link from the e-mail we "
-            "sent you, in full."], status=400, links=[("/register", "Register")])
+        return message(request, _("This link does not work"), [
+            _("The address has no activation token. Open the link from the e-mail we "
+              "sent you, in full.")], status=400, links=[("/register", _("Register"))])
     return _activation_page(request, token)
 
 
@@ -355,13 +367,13 @@ async def activate(request: web.Request, form: MultiDictProxy[Any]) -> web.Strea
     try:
         await request.app[appkeys.ACCOUNTS].activate(token, form_text(form, "password") or None)
     except InvalidToken as exc:
-        return _invalid_link(request, exc, ("/register", "Register again"))
+        return _invalid_link(request, exc, ("/register", _("Register again")))
     except ValidationFailed as exc:
         return _activation_page(request, token, exc.problems.get("password", exc.detail),
                                 422)
-    return message(request, "Your account is active",
-                   ["You can now log in with your e-mail address and password."],
-                   links=[("/login", "Log in")])
+    return message(request, _("Your account is active"),
+                   [_("You can now log in with your e-mail address and password.")],
+                   links=[("/login", _("Log in"))])
 
 
 # -- login and logout ------------------------------------------------------------
@@ -439,19 +451,20 @@ async def delete_account(request: web.Request,
     if account is None:
         return redirect("/login")
     if account.role is not Role.PATRON:
-        return _account_page(request, account, "Staff and coordinator accounts are "
-                             "removed by an administrator.", 403)
+        return _account_page(request, account, _("Staff and coordinator accounts are "
+                                                  "removed by an administrator."), 403)
     if form_text(form, "confirm") != "yes":
-        return _account_page(request, account, "Tick the box to confirm that you want "
-                             "to delete your account.", 422, unconfirmed=True)
+        return _account_page(request, account, _("Tick the box to confirm that you want "
+                                                  "to delete your account."), 422,
+                             unconfirmed=True)
     try:
         await request.app[appkeys.ACCOUNTS].delete(account)
     except Conflict as exc:
         return _account_page(request, account, exc.detail, exc.status)
     request[_STATE].account = None  # the layout must not greet the deleted account
-    response = message(request, "Your account is deleted", [
-        "Your personal data is gone. Finished requests stay in the libraries' "
-        "statistics without your name."], links=[("/", "Back to the start page")])
+    response = message(request, _("Your account is deleted"), [
+        _("Your personal data is gone. Finished requests stay in the libraries' "
+          "statistics without your name.")], links=[("/", _("Back to the start page"))])
     await _end_session(request, response)
     return response
 
@@ -475,10 +488,10 @@ async def request_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.
         return render(request, "reset_request.html",
                       {"email": email, "error": exc.problems.get("email", exc.detail)}, 422)
     # The same answer whether the address has an account: the page must not tell.
-    return message(request, "Check your e-mail", [
-        "If an account has this address, a link to choose a new password is on its way. "
-        "It works once, for one hour."],
-        links=[("/outbox", "Read the mail in the demo's outbox")]
+    return message(request, _("Check your e-mail"), [
+        _("If an account has this address, a link to choose a new password is on its way. "
+          "It works once, for one hour.")],
+        links=[("/outbox", _("Read the mail in the demo's outbox"))]
         if request[_STATE].demo else [])
 
 
@@ -488,11 +501,31 @@ async def confirm_reset(request: web.Request, form: MultiDictProxy[Any]) -> web.
     try:
         await request.app[appkeys.ACCOUNTS].reset(token, form_text(form, "password"))
     except InvalidToken as exc:
-        return _invalid_link(request, exc, ("/reset", "Ask for a new link"))
+        return _invalid_link(request, exc, ("/reset", _("Ask for a new link")))
     except ValidationFailed as exc:
         return _reset_page(request, token, exc.problems.get("password", exc.detail), 422)
-    return message(request, "Your password is changed",
-                   ["Log in with your new password."], links=[("/login", "Log in")])
+    return message(request, _("Your password is changed"),
+                   [_("Log in with your new password.")], links=[("/login", _("Log in"))])
+
+
+# -- the language switcher -------------------------------------------------------
+
+
+@csrf_checked
+async def choose_language(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
+    """The switcher: remember the language in a cookie (and on the account of whoever
+    is logged in), then back to the page it was pressed on, if that is one of ours."""
+    language = form_text(form, "to")
+    response = redirect(languages.local_path(form_text(form, "next")))
+    if language not in languages.LANGUAGES:
+        return response
+    account = request[_STATE].account
+    if account is not None:
+        await request.app[appkeys.ACCOUNTS].choose_language(account, language)
+    response.set_cookie(languages.COOKIE, language, max_age=languages.COOKIE_AGE, path="/",
+                        samesite="Lax", httponly=True,
+                        secure=request.app[appkeys.SETTINGS].secure_cookies)
+    return response
 
 
 # -- the demo's outbox -----------------------------------------------------------
@@ -507,8 +540,8 @@ def _with_links(body: str) -> list[tuple[str, bool]]:
 async def outbox(request: web.Request) -> web.Response:
     # Only where no mail server is configured: the outbox holds everybody's links.
     if not request[_STATE].demo:
-        return message(request, "Not found", ["There is no such page."], status=404,
-                       links=[("/", "Back to the start page")])
+        return message(request, _("Not found"), [_("There is no such page.")], status=404,
+                       links=[("/", _("Back to the start page"))])
     app = request.app
     mails = await OutboxMailer(app[appkeys.REDIS], app[appkeys.KEYS]).latest(OUTBOX_LIMIT)
     return render(request, "outbox.html", {
@@ -538,3 +571,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/reset", request_reset)
     app.router.add_post("/reset/confirm", confirm_reset)
     app.router.add_get("/outbox", outbox)
+    app.router.add_post("/language", choose_language)

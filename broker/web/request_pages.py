@@ -62,8 +62,10 @@ from broker.domain.request import Request
 from broker.domain.states import Event, Service, State, allowed_events
 from broker.services.copies import deliver_copy
 from broker.services.intake import Preview, estimate_json
+from broker.services.translations import N_
 from broker.web import appkeys
 from broker.web.auth import current_account
+from broker.web.languages import _, format_currency, ngettext, translated
 from broker.web.pages import (
     account_with_role,
     csrf_checked,
@@ -88,18 +90,20 @@ FIELDS = ("service", "topic", "title", "author", "year", "isbn", "issn", "materi
           "part_title", "volume", "issue", "pages", "copy_format", "pickup_location",
           "max_cost", "note")
 LABELS = {
-    "service": "What you need", "topic": "Books about a topic", "title": "Title",
-    "author": "Author", "year": "Year",
-    "isbn": "ISBN", "issn": "ISSN", "material": "Kind of item",
-    "part_title": "Title of the article or chapter", "volume": "Volume", "issue": "Issue",
-    "pages": "Pages", "copy_format": "Format of the copy", "pickup_location": "Pickup place",
-    "max_cost": "The most you will pay", "note": "Note for the library",
+    "service": N_("What you need"), "topic": N_("Books about a topic"), "title": N_("Title"),
+    "author": N_("Author"), "year": N_("Year"),
+    "isbn": N_("ISBN"), "issn": N_("ISSN"), "material": N_("Kind of item"),
+    "part_title": N_("Title of the article or chapter"), "volume": N_("Volume"),
+    "issue": N_("Issue"), "pages": N_("Pages"), "copy_format": N_("Format of the copy"),
+    "pickup_location": N_("Pickup place"),
+    "max_cost": N_("The most you will pay"), "note": N_("Note for the library"),
 }
-MATERIALS = {MaterialType.BOOK: "Book", MaterialType.JOURNAL: "Journal or magazine",
-             MaterialType.AV: "Film, recording or other audiovisual",
-             MaterialType.SCORE: "Music score", MaterialType.MAP: "Map",
-             MaterialType.OTHER: "Something else"}
-FORMATS = {"pdf": "PDF, sent to you by e-mail", "paper": "Paper, to collect at the pickup place"}
+MATERIALS = {MaterialType.BOOK: N_("Book"), MaterialType.JOURNAL: N_("Journal or magazine"),
+             MaterialType.AV: N_("Film, recording or other audiovisual"),
+             MaterialType.SCORE: N_("Music score"), MaterialType.MAP: N_("Map"),
+             MaterialType.OTHER: N_("Something else")}
+FORMATS = {"pdf": N_("PDF, sent to you by e-mail"),
+           "paper": N_("Paper, to collect at the pickup place")}
 # Typed values shown again are cut here: a crafted link must not echo megabytes.
 MAX_VALUE = MAX_NOTE
 # The form's own idempotency keys are secrets.token_urlsafe(18), 24 characters.
@@ -112,9 +116,9 @@ _ERROR_FIELD = {"item": "title", "item.title": "title", "citation": "part_title"
                 "citation.source_title": "title"}
 # The service's word for an empty field is "required"; the person is told what to give.
 _BLANK = {
-    "citation.source_title": "a copy needs the title of the journal or book",
-    "citation.part_title": "a copy needs the title of the article or chapter",
-    "citation.pages": "a copy needs its pages, such as 12-30",
+    "citation.source_title": N_("a copy needs the title of the journal or book"),
+    "citation.part_title": N_("a copy needs the title of the article or chapter"),
+    "citation.pages": N_("a copy needs its pages, such as 12-30"),
 }
 # What a patron can do about each refusal, after the service's own words.
 REFUSALS = (HeldLocally, NoLender, ReadingRoomOnly, OverCostLimit, NotAcceptingRequests,
@@ -124,60 +128,61 @@ REFUSALS = (HeldLocally, NoLender, ReadingRoomOnly, OverCostLimit, NotAcceptingR
 # The patron's words for every state; while lenders are asked one after another the
 # patron sees one state, not each no (the API's PATRON_STATES).
 PLAIN_STATES = {
-    State.WILL_SUPPLY: "a library will supply it",
-    State.SHIPPED: "on its way to your library",
-    State.RECEIVED: "arrived at your library",
-    State.AWAITING_PICKUP: "ready for you to collect",
-    State.ON_LOAN: "on loan to you",
-    State.RENEWAL_PENDING: "renewal asked, waiting for the answer",
-    State.OVERDUE: "overdue: please return it",
-    State.RECALLED: "recalled: please return it soon",
-    State.RETURNED: "returned",
-    State.COMPLETED: "completed",
-    State.COPY_DELIVERED: "your copy is delivered",
-    State.UNFILLED: "no library could supply it",
-    State.CANCELLED: "cancelled",
-    State.REJECTED: "refused",
+    State.WILL_SUPPLY: N_("a library will supply it"),
+    State.SHIPPED: N_("on its way to your library"),
+    State.RECEIVED: N_("arrived at your library"),
+    State.AWAITING_PICKUP: N_("ready for you to collect"),
+    State.ON_LOAN: N_("on loan to you"),
+    State.RENEWAL_PENDING: N_("renewal asked, waiting for the answer"),
+    State.OVERDUE: N_("overdue: please return it"),
+    State.RECALLED: N_("recalled: please return it soon"),
+    State.RETURNED: N_("returned"),
+    State.COMPLETED: N_("completed"),
+    State.COPY_DELIVERED: N_("your copy is delivered"),
+    State.UNFILLED: N_("no library could supply it"),
+    State.CANCELLED: N_("cancelled"),
+    State.REJECTED: N_("refused"),
     **PATRON_STATES,
 }
 # An order's state in the lender's words.
-STAFF_STATES = {State.SENT: "waiting for your answer", State.WILL_SUPPLY: "you will supply it",
-                State.CONDITIONAL: "your condition is with the patron",
-                State.SHIPPED: "shipped", State.RECEIVED: "at the borrowing library",
-                State.AWAITING_PICKUP: "waiting for the patron to collect it",
-                State.ON_LOAN: "on loan", State.RENEWAL_PENDING: "renewal asked",
-                State.OVERDUE: "overdue", State.RECALLED: "recalled",
-                State.RETURNED: "on its way back", State.COPY_DELIVERED: "copy delivered"}
+STAFF_STATES = {State.SENT: N_("waiting for your answer"),
+                State.WILL_SUPPLY: N_("you will supply it"),
+                State.CONDITIONAL: N_("your condition is with the patron"),
+                State.SHIPPED: N_("shipped"), State.RECEIVED: N_("at the borrowing library"),
+                State.AWAITING_PICKUP: N_("waiting for the patron to collect it"),
+                State.ON_LOAN: N_("on loan"), State.RENEWAL_PENDING: N_("renewal asked"),
+                State.OVERDUE: N_("overdue"), State.RECALLED: N_("recalled"),
+                State.RETURNED: N_("on its way back"), State.COPY_DELIVERED: N_("copy delivered")}
 # Lenders' refusals and timeouts are the broker's business, not the patron's (as in
 # the API's history).
 _HIDDEN_FROM_PATRON = frozenset({Event.SENT_TO_LENDER, Event.LENDER_UNFILLED,
                                  Event.ANSWER_OVERDUE})
 EVENTS = {
-    Event.CREATED: "Request received",
-    Event.SUBMITTED: "Checking the membership with the home library",
-    Event.BORROWER_CONFIRMED: "Membership confirmed; looking for a lender",
-    Event.BORROWER_MISMATCH: "The account does not match the home library's register",
-    Event.REFUSED: "Refused",
-    Event.SENT_TO_LENDER: "Sent to a lender",
-    Event.LENDER_CONDITIONAL: "A library will supply it on a condition",
-    Event.LENDER_WILL_SUPPLY: "A library will supply it",
-    Event.LENDER_UNFILLED: "A lender could not supply it",
-    Event.ANSWER_OVERDUE: "A lender did not answer in time",
-    Event.ROTA_EXHAUSTED: "No library could supply it",
-    Event.CANCELLED: "Cancelled",
+    Event.CREATED: N_("Request received"),
+    Event.SUBMITTED: N_("Checking the membership with the home library"),
+    Event.BORROWER_CONFIRMED: N_("Membership confirmed; looking for a lender"),
+    Event.BORROWER_MISMATCH: N_("The account does not match the home library's register"),
+    Event.REFUSED: N_("Refused"),
+    Event.SENT_TO_LENDER: N_("Sent to a lender"),
+    Event.LENDER_CONDITIONAL: N_("A library will supply it on a condition"),
+    Event.LENDER_WILL_SUPPLY: N_("A library will supply it"),
+    Event.LENDER_UNFILLED: N_("A lender could not supply it"),
+    Event.ANSWER_OVERDUE: N_("A lender did not answer in time"),
+    Event.ROTA_EXHAUSTED: N_("No library could supply it"),
+    Event.CANCELLED: N_("Cancelled"),
 }
 ANSWER_NOTICES = {
-    "will_supply": "{id}: you will supply it. The patron is told a library will supply it.",
-    "unfilled": "{id}: unfilled. The broker sends the order to the next library of its "
-                "rota, or tells the patron when there is none.",
-    "conditional": "{id}: your condition is with the patron, who accepts or declines it.",
-    "shipped": "{id}: shipped. The borrowing library marks it received.",
-    "copy_delivered": "{id}: the copy is delivered; the patron is sent the link.",
-    "renewal": "{id}: the renewal is answered; the patron is told.",
-    "overdue": "{id}: marked overdue; the patron is reminded.",
-    "recalled": "{id}: recalled; the patron is asked to return it.",
-    "received_back": "{id}: received back. The loan is completed.",
-    "lost": "{id}: lost. The replacement cost and the processing fee are in the ledger.",
+    "will_supply": N_("{id}: you will supply it. The patron is told a library will supply it."),
+    "unfilled": N_("{id}: unfilled. The broker sends the order to the next library of its "
+                "rota, or tells the patron when there is none."),
+    "conditional": N_("{id}: your condition is with the patron, who accepts or declines it."),
+    "shipped": N_("{id}: shipped. The borrowing library marks it received."),
+    "copy_delivered": N_("{id}: the copy is delivered; the patron is sent the link."),
+    "renewal": N_("{id}: the renewal is answered; the patron is told."),
+    "overdue": N_("{id}: marked overdue; the patron is reminded."),
+    "recalled": N_("{id}: recalled; the patron is asked to return it."),
+    "received_back": N_("{id}: received back. The loan is completed."),
+    "lost": N_("{id}: lost. The replacement cost and the processing fee are in the ledger."),
 }
 
 
@@ -202,26 +207,27 @@ def fee_view(estimate: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not estimate:
         return None
     total = Decimal(str(estimate.get("total", "0")))
-    return {**estimate, "total_text": "free" if total == 0
-            else f"{estimate['total']} {estimate.get('currency', '')}".strip()}
+    return {**estimate, "total_text": _("free") if total == 0
+            else format_currency(total, estimate.get("currency") or "EUR")}
 
 
 def _age(since: datetime, now: datetime) -> str:
     seconds = max(0, int((now - since).total_seconds()))
     if seconds < 3600:
-        return f"{seconds // 60} min"
+        return _("{minutes} min").format(minutes=seconds // 60)
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+        return _("{hours} h").format(hours=seconds // 3600)
+    days = seconds // 86400
+    return ngettext("{days} day", "{days} days", days).format(days=days)
 
 
 def request_view(consortium: Consortium, found: Request, *, for_patron: bool) -> dict[str, Any]:
     """The API's view of a request, with names and words for a page."""
     view = request_json(found, for_patron=for_patron)
     view |= {
-        "service_text": "Copy" if found.service is Service.COPY else "Loan",
+        "service_text": _("Copy") if found.service is Service.COPY else _("Loan"),
         "state_code": found.state.value,
-        "state_text": PLAIN_STATES.get(found.state, found.state.value.replace("_", " ")),
+        "state_text": _(PLAIN_STATES.get(found.state, found.state.value.replace("_", " "))),
         "pickup_name": consortium.place_name(found.pickup_location),
         "home_name": consortium.place_name(found.home_library),
         "fee": fee_view(view.get("estimate")),
@@ -259,10 +265,11 @@ async def _visible(request: web.Request, account: Account) -> Request | None:
 
 
 def _not_found(request: web.Request, account: Account) -> web.Response:
-    links = [("/requests", "My requests")] if account.role is Role.PATRON else \
-        [("/inbox", "The inbox")] if account.role is Role.STAFF else [("/", "Start page")]
-    return message(request, "No such request", [
-        "There is no request with this number that you can see. Check the number."],
+    links = [("/requests", _("My requests"))] if account.role is Role.PATRON else \
+        [("/inbox", _("The inbox"))] if account.role is Role.STAFF else \
+        [("/", _("Start page"))]
+    return message(request, _("No such request"), [
+        _("There is no request with this number that you can see. Check the number.")],
         status=404, links=links)
 
 
@@ -343,7 +350,7 @@ def _field_errors(problems: Mapping[str, str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for key, text in problems.items():
         name = _ERROR_FIELD.get(key, key.removeprefix("item.").removeprefix("citation."))
-        wording = _BLANK.get(key, text) if text == "required" else text
+        wording = _(_BLANK.get(key, text)) if text == "required" else text
         found.setdefault(name if name in FIELDS else "form", wording)
     return dict(sorted(found.items(), key=lambda item: FIELDS.index(item[0])
                        if item[0] in FIELDS else len(FIELDS)))
@@ -358,21 +365,25 @@ def _refusal(consortium: Consortium, exc: BrokerError) -> dict[str, Any]:
         # The service's sentence names branches by code; the patron knows their names.
         where = ", ".join(consortium.place_name(code) for code in more.get("where", []))
         calls = more.get("call_numbers") or []
-        lines = [f"It is at {where}{' under ' + ', '.join(calls) if calls else ''}. Reserve "
-                 "it in the library's catalog or at the desk: it is quicker, and costs "
-                 "nothing."]
+        text = (_("It is at {where} under {call_numbers}. Reserve it in the library's "
+                  "catalog or at the desk: it is quicker, and costs nothing.") if calls else
+                _("It is at {where}. Reserve it in the library's catalog or at the desk: "
+                  "it is quicker, and costs nothing."))
+        lines = [text.format(where=where, call_numbers=", ".join(calls))]
     elif isinstance(exc, ReadingRoomOnly) and more.get("libraries"):
-        lines.append("You can read it at: " + ", ".join(
-            consortium.place_name(code) for code in more["libraries"]) + ".")
+        lines.append(_("You can read it at: {libraries}.").format(libraries=", ".join(
+            consortium.place_name(code) for code in more["libraries"])))
     elif isinstance(exc, DuplicateRequest) and more.get("request"):
-        links.append((f"/requests/{more['request']}", f"See request {more['request']}"))
+        links.append((f"/requests/{more['request']}",
+                      _("See request {id}").format(id=more["request"])))
     elif isinstance(exc, TooManyOpenRequests):
-        links.append(("/requests", "My requests"))
+        links.append(("/requests", _("My requests")))
     elif isinstance(exc, OverCostLimit):
         # The service's sentence gives the amount without its currency.
-        lines = [f"The cheapest library that has it would cost {more.get('cheapest')} "
-                 f"{consortium.currency}, more than the most you will pay."]
-        links.append(("#max_cost", "Change the most you will pay"))
+        lines = [_("The cheapest library that has it would cost {amount}, more than the "
+                   "most you will pay.").format(
+                       amount=format_currency(more.get("cheapest", ""), consortium.currency))]
+        links.append(("#max_cost", _("Change the most you will pay")))
     return {"title": exc.title, "lines": lines, "links": links}
 
 
@@ -387,12 +398,12 @@ def _request_form(request: web.Request, account: Account, values: Mapping[str, s
         record = preview.hit.record
         found = {"title": record.title, "author": record.author, "year": record.year}
     return render(request, "request_new.html", {
-        "values": values, "errors": errors or {}, "labels": LABELS, "refusal": refusal,
+        "values": values, "errors": errors or {}, "labels": translated(LABELS), "refusal": refusal,
         "key": key or secrets.token_urlsafe(18), "home": home,
         "places": [(home.code, home.name),
                    *((b.code, f"{b.name}, {home.name}") for b in home.branches)],
-        "materials": [(m.value, text) for m, text in MATERIALS.items()],
-        "formats": list(FORMATS.items()), "currency": consortium.currency,
+        "materials": [(m.value, _(text)) for m, text in MATERIALS.items()],
+        "formats": list(translated(FORMATS).items()), "currency": consortium.currency,
         "fee": fee_view(json.loads(estimate_json(preview.estimate))) if preview else None,
         "found": found, "notes": notes or [],
     }, status, private=True)
@@ -471,7 +482,7 @@ def _history(consortium: Consortium, events: list[Any], *,
     for event in events:
         if for_patron and event.event in _HIDDEN_FROM_PATRON:
             continue
-        text = EVENTS.get(event.event, event.event.value.replace("_", " ").capitalize())
+        text = _(EVENTS.get(event.event, event.event.value.replace("_", " ").capitalize()))
         if not for_patron:
             lender = event.data.get("lender")
             if lender:
@@ -479,7 +490,7 @@ def _history(consortium: Consortium, events: list[Any], *,
             if event.data.get("reason"):
                 text += f" ({event.data['reason']})"
         shown.append({"at": event.at, "text": text,
-                      "state": PLAIN_STATES.get(event.target, event.target.value)
+                      "state": _(PLAIN_STATES.get(event.target, event.target.value))
                       if for_patron else event.target.value.replace("_", " ")})
     return shown
 
@@ -534,7 +545,8 @@ async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
         return _not_found(request, account)
     if account.role is not Role.PATRON:
         return await _detail(request, account, found,
-                             error="Only the patron who asked cancels a request.", status=403)
+                             error=_("Only the patron who asked cancels a request."),
+                             status=403)
     store = request.app[appkeys.STORE]
     try:
         await request.app[appkeys.LENDING].borrower_steps(
@@ -543,7 +555,7 @@ async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
     except (IllegalTransition, VersionConflict):
         found = await store.get(found.id)
         return await _detail(request, account, found, status=409, error=(
-            "It cannot be cancelled any more: a library has sent it, or it has ended."))
+            _("It cannot be cancelled any more: a library has sent it, or it has ended.")))
     return redirect(f"/requests/{found.id}")
 
 
@@ -553,9 +565,9 @@ async def cancel(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamR
 async def _staff(request: web.Request) -> Account | web.Response:
     """The logged-in staff member, or the page for anyone else."""
     return await account_with_role(
-        request, Role.STAFF, "Only for library staff",
-        "The inbox shows the orders other libraries send to a library; it is for that "
-        "library's staff.")
+        request, Role.STAFF, _("Only for library staff"),
+        _("The inbox shows the orders other libraries send to a library; it is for that "
+          "library's staff."))
 
 
 def order_view(consortium: Consortium, found: Request, now: datetime) -> dict[str, Any]:
@@ -569,7 +581,7 @@ def order_view(consortium: Consortium, found: Request, now: datetime) -> dict[st
     return view | {
         "position": int(found.rota_position or 0) + 1, "of": len(lenders),
         "age": _age(found.created_at, now),
-        "staff_state": STAFF_STATES.get(found.state, found.state.value.replace("_", " ")),
+        "staff_state": _(STAFF_STATES.get(found.state, found.state.value.replace("_", " "))),
         "answers": [a.value for a in answers_in(found.state, found.service)],
         # Shipped: the lender's loan period; a renewal: as long again from the due date.
         "default_due": (date.fromisoformat(found.due_date) + timedelta(days=loan_days)
@@ -596,10 +608,11 @@ async def _inbox(request: web.Request, staff: Account, *, notice: str | None = N
     return render(request, "inbox.html", {
         "orders": orders, "library": consortium.place_name(staff.library),
         "notice": notice, "error": error, "state": state, "age": age,
-        "states": [(s.value, STAFF_STATES.get(s, s.value.replace("_", " ")))
+        "states": [(s.value, _(STAFF_STATES.get(s, s.value.replace("_", " "))))
                    for s in WITH_LENDER],
-        "ages": [("", "any age"), ("1", "older than a day"), ("3", "older than 3 days"),
-                 ("7", "older than a week"), ("28", "older than 4 weeks")],
+        "ages": [("", _("any age")), ("1", _("older than a day")),
+                 ("3", _("older than 3 days")), ("7", _("older than a week")),
+                 ("28", _("older than 4 weeks"))],
     }, status, private=True)
 
 
@@ -608,7 +621,7 @@ async def inbox(request: web.Request) -> web.Response:
     if isinstance(staff, web.Response):
         return staff
     answered, answer = request.query.get("answered", ""), request.query.get("as", "")
-    notice = ANSWER_NOTICES[answer].format(id=answered) \
+    notice = _(ANSWER_NOTICES[answer]).format(id=answered) \
         if answer in ANSWER_NOTICES and _REQUEST_ID.fullmatch(answered) else None
     return await _inbox(request, staff, notice=notice)
 
@@ -663,15 +676,15 @@ async def upload_copy(request: web.Request, filename: str,
 # Where a step's form may send the browser back to (never elsewhere: no open redirect).
 _STEP_PAGES = ("/borrowing", "/loans")
 STEP_NOTICES = {
-    "received": "{id}: received. The patron is told it is ready to collect.",
-    "checked_out": "{id}: checked out to the patron.",
-    "return_shipped": "{id}: on its way back to the lender.",
-    "lost": "{id}: reported lost; the lender is told.",
-    "renew": "{id}: renewal asked. The lending library answers; you will get an e-mail.",
-    "accept_condition": "{id}: you accepted the condition; the library will supply it.",
-    "decline_condition": "{id}: you declined the condition; we ask the next library.",
-    "copy_received": "{id}: thank you, the request is completed.",
-    "cancel": "{id}: cancelled.",
+    "received": N_("{id}: received. The patron is told it is ready to collect."),
+    "checked_out": N_("{id}: checked out to the patron."),
+    "return_shipped": N_("{id}: on its way back to the lender."),
+    "lost": N_("{id}: reported lost; the lender is told."),
+    "renew": N_("{id}: renewal asked. The lending library answers; you will get an e-mail."),
+    "accept_condition": N_("{id}: you accepted the condition; the library will supply it."),
+    "decline_condition": N_("{id}: you declined the condition; we ask the next library."),
+    "copy_received": N_("{id}: thank you, the request is completed."),
+    "cancel": N_("{id}: cancelled."),
 }
 
 
@@ -711,7 +724,7 @@ async def take_step(request: web.Request, form: MultiDictProxy[Any]) -> web.Stre
 def step_notice(request: web.Request) -> str | None:
     """The notice of a step just taken, from the address a step's form leads to."""
     stepped, kind = request.query.get("stepped", ""), request.query.get("as", "")
-    return STEP_NOTICES[kind].format(id=stepped) \
+    return _(STEP_NOTICES[kind]).format(id=stepped) \
         if kind in STEP_NOTICES and _REQUEST_ID.fullmatch(stepped) else None
 
 

@@ -24,14 +24,15 @@ from broker.domain.lifecycle import (
 from broker.domain.request import Request, RequestEvent
 from broker.domain.states import Event, State
 from broker.services.copies import Copies, deliver_copy
+from broker.services.translations import N_
 from broker.store.requests import RequestStore
 from broker.web import appkeys
 from broker.web.auth import read_json, require
 
 # While lenders are asked one after another the patron sees one state, not each no.
-PATRON_STATES = {State.NEW: "received", State.VALIDATING: "checking your membership",
-                 State.ROUTING: "looking for a lender", State.SENT: "looking for a lender",
-                 State.CONDITIONAL: "a library asks a condition"}
+PATRON_STATES = {State.NEW: N_("received"), State.VALIDATING: N_("checking your membership"),
+                 State.ROUTING: N_("looking for a lender"), State.SENT: N_("looking for a lender"),
+                 State.CONDITIONAL: N_("a library asks a condition")}
 MAX_IDEMPOTENCY_KEY = 200
 # An uploaded copy streams to disk in pieces of this size.
 CHUNK = 64 * 1024

@@ -3,6 +3,7 @@ in its reader's language."""
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -33,12 +34,23 @@ def demo() -> Consortium:
     return load(DEMO)
 
 
-def _template() -> list[str]:
+def _template() -> list[str | tuple[str, ...]]:
     with (LOCALE_DIR / "broker.pot").open("rb") as stream:
         return [m.id for m in read_po(stream) if m.id]
 
 
+def _texts(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+# The pages' messages (jinja's newstyle gettext) name their values %(name)s.
+_PERCENT = re.compile(r"%\((\w+)\)[sd]")
+
+
 def _fields_of(text: str) -> list[str]:
+    """The ``{placeholders}`` of a mail's message and the ``%(name)s`` of a page's."""
+    if _PERCENT.search(text):
+        return sorted(_PERCENT.findall(text))
     return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name)
 
 
@@ -50,9 +62,12 @@ def test_every_message_is_translated_with_the_same_placeholders(language: str) -
     assert ids, "the template is empty: run pybabel extract (see the README)"
     for msgid in ids:
         message = catalog.get(msgid)
-        assert message is not None and message.string, f"{language}: {msgid!r} untranslated"
+        assert message is not None and all(_texts(message.string)), \
+            f"{language}: {msgid!r} untranslated"
         assert not message.fuzzy, f"{language}: {msgid!r} is fuzzy"
-        assert _fields_of(message.string) == _fields_of(msgid), (language, msgid)
+        expected = _fields_of(_texts(msgid)[-1])
+        for text in _texts(message.string):
+            assert _fields_of(text) == expected, (language, msgid, text)
     assert {m.id for m in catalog if m.id} == set(ids), f"{language}: obsolete messages"
 
 
