@@ -93,6 +93,10 @@ def test_demo_starts_everything_and_stops_it_on_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+        elif process.stdout is not None and not process.stdout.closed:
+            # It stopped on its own (a failure above): close its pipe here, or the
+            # warning about it surfaces in whichever test runs next.
+            process.stdout.close()
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output and "Data folder:" in output
     assert "Traceback" not in output

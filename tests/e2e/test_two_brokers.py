@@ -297,7 +297,8 @@ async def test_a_loan_from_the_other_broker_end_to_end(brokers: tuple[Broker, Br
     await settle(a, b)
     assert await a.state(request_id) is State.ON_LOAN
 
-    await lending.borrower_steps(request_id, BorrowerStep.RENEW, "ana", library="A")
+    await lending.borrower_steps(request_id, BorrowerStep.RENEW, "ana",
+                                 patron=shipped.patron_id)
     await settle(a, b)
     assert await b.state(order) is State.RENEWAL_PENDING
     await answer(b, order, answer="renewal", granted=True, due_date="2027-01-15")
