@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,11 @@ class Request:
     # its own id of the request (ISO 18626 RequestingAgencyRequestId).
     partner: str | None = None
     partner_request_id: str | None = None
+
+    @property
+    def rota_lenders(self) -> list[dict[str, Any]]:
+        """The rota's lenders in order, each with its library, reason and estimate."""
+        return list(json.loads(self.rota or "{}").get("lenders", []))
 
     @property
     def from_partner(self) -> bool:

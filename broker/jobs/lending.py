@@ -7,7 +7,6 @@ transition has happened and is retried (rq ``Retry``) while the peer cannot be r
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -134,7 +133,7 @@ def lifecycle_timer(request_id: str, version: int, kind: str) -> bool:
 def _last_lender(request: Request) -> str | None:
     """The lender a request was at when it left it (a cancel, a declined condition):
     the rota's entry at the position the request reached."""
-    lenders = json.loads(request.rota or "{}").get("lenders", [])
+    lenders = request.rota_lenders
     if request.rota_position is None or int(request.rota_position) >= len(lenders):
         return None
     return str(lenders[int(request.rota_position)]["library"])

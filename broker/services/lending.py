@@ -14,7 +14,6 @@ partner is told of the lender's answers by ``tell_partner``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,7 +21,6 @@ from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from broker.domain.accounts import Account
 from broker.domain.consortium import Consortium
 from broker.domain.errors import (
     Conflict,
@@ -43,8 +41,7 @@ from broker.domain.lifecycle import (
 )
 from broker.domain.request import Request
 from broker.domain.states import Event, State, transition
-from broker.services.notices import Notice, notice
-from broker.services.translations import mail_language
+from broker.services.notices import Notice, patron_notice
 from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob, RequestStore
 
@@ -269,16 +266,7 @@ class Lending:
 
     async def _tell_patron(self, request: Request, kind: Notice, *,
                            reason: str | None = None) -> list[OutboxJob]:
-        if request.from_partner:
-            return []
-        try:
-            account: Account = await self.accounts.get(request.patron_id)
-        except NotFound:
-            return []
-        home = self.consortium.libraries.get(account.library or "")
-        return [notice(kind, account, request,
-                       self.consortium.place_name(request.pickup_location), reason,
-                       language=mail_language(account, home))]
+        return await patron_notice(self.accounts, self.consortium, request, kind, reason)
 
     async def timer(self, request_id: str, version: int, kind: str) -> bool:
         """A lifecycle step, deadline or reminder comes due; it acts only if the request
@@ -327,7 +315,7 @@ def _predict(request: Request, event: Event, changes: Mapping[str, str | None]) 
 def _fee_for(request: Request, lender: str) -> str:
     """The fee this pair of libraries settles: the rota's estimate for this lender
     (the request's stored estimate is the first lender's)."""
-    lenders = json.loads(request.rota or "{}").get("lenders", [])
-    found = next((e.get("estimate") for e in lenders if e["library"] == lender), None)
+    found = next((e.get("estimate") for e in request.rota_lenders
+                  if e["library"] == lender), None)
     return str(found or "0.00")
 

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from broker.domain.accounts import Account
+from broker.domain.consortium import Consortium
+from broker.domain.errors import NotFound
 from broker.domain.request import Request
-from broker.services.translations import N_, day_text, translator
+from broker.services.translations import N_, day_text, mail_language, translator
+from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob
 
 
@@ -81,3 +84,18 @@ def notice(kind: Notice, account: Account, request: Request, place: str,
             + " " + _(_BODIES[kind]).format(**values) + "\n")
     return OutboxJob("send_mail", account.id, {
         "to": account.email, "subject": _(_SUBJECTS[kind]).format(**values), "body": body})
+
+
+async def patron_notice(accounts: AccountStore, consortium: Consortium, request: Request,
+                        kind: Notice, reason: str | None = None) -> list[OutboxJob]:
+    """The mail of ``kind`` to the patron of ``request`` in their language; none for an
+    order from an ILL partner (the partner is told by message) or a deleted account."""
+    if request.from_partner:
+        return []
+    try:
+        account = await accounts.get(request.patron_id)
+    except NotFound:
+        return []
+    home = consortium.libraries.get(account.library or "")
+    return [notice(kind, account, request, consortium.place_name(request.pickup_location),
+                   reason, language=mail_language(account, home))]

@@ -3,7 +3,6 @@ of the rota in turn, and lenders' answers."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,8 +13,7 @@ from broker.domain.request import Request
 from broker.domain.states import Event, State
 from broker.domain.workdays import answer_deadline
 from broker.services.borrower import BorrowerChecks
-from broker.services.notices import Notice, notice
-from broker.services.translations import mail_language
+from broker.services.notices import Notice, patron_notice
 from broker.store.accounts import AccountStore
 from broker.store.requests import OutboxJob, RequestStore
 from connectors.errors import RegisterUnavailable
@@ -85,7 +83,7 @@ class Router:
                                          f"register:{request.home_library}")
 
     async def _next_lender(self, request: Request) -> Request:
-        lenders = [e["library"] for e in json.loads(request.rota or "{}").get("lenders", [])]
+        lenders = [e["library"] for e in request.rota_lenders]
         position = int(request.rota_position or -1) + 1
         if position >= len(lenders):
             return await self.requests.apply(
@@ -110,14 +108,6 @@ class Router:
             jobs=[delivery, timer], at=sent_at)
 
     async def _tell_patron_unfilled(self, request: Request) -> list[OutboxJob]:
-        if request.from_partner:
-            return []  # the partner was told with its lender's answer
-        try:
-            account = await self.accounts.get(request.patron_id)
-        except NotFound:
-            return []
-        consortium = self.borrowers.consortium
-        place = consortium.place_name(request.pickup_location)
-        home = consortium.libraries.get(account.library or "")
-        return [notice(Notice.UNFILLED, account, request, place,
-                       language=mail_language(account, home))]
+        # An order from a partner: the partner was told with its lender's answer.
+        return await patron_notice(self.accounts, self.borrowers.consortium, request,
+                                   Notice.UNFILLED)
