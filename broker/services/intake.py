@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -239,28 +239,29 @@ class Intake:
         price = self._price(home, checked)
         candidates = [Candidate(library, holdings)
                       for library, holdings in hit.holdings.items()]
-        # A lender on a public holiday today is skipped while others are open; when
-        # every one is closed the order still goes out (the answer time counts only
-        # working hours anyway).
-        closed = frozenset(c.library for c in candidates if self._closed_today(c.library))
-        for skip in ((closed, frozenset()) if closed else (closed,)):
-            rota = build_rota(self.consortium, borrower=home, material=hit.record.material,
-                              service=checked.service, candidates=candidates,
-                              max_cost=checked.max_cost, stats={}, closed=skip,
-                              estimate=price)
-            if rota.entries:
-                break
-        return rota
+        return self._open_first(
+            (c.library for c in candidates),
+            lambda closed: build_rota(self.consortium, borrower=home,
+                                      material=hit.record.material, service=checked.service,
+                                      candidates=candidates, max_cost=checked.max_cost,
+                                      stats={}, closed=closed, estimate=price))
 
     def _topic_rota(self, home: str, checked: RequestInput) -> Rota:
-        closed = frozenset(code for code in self.consortium.libraries
-                           if self._closed_today(code))
-        rota = topic_rota(self.consortium, borrower=home, max_cost=checked.max_cost,
-                          closed=closed, estimate=self._price(home, checked))
-        if closed and not rota.entries:
-            rota = topic_rota(self.consortium, borrower=home, max_cost=checked.max_cost,
-                              closed=frozenset(), estimate=self._price(home, checked))
-        return rota
+        price = self._price(home, checked)
+        return self._open_first(
+            self.consortium.libraries,
+            lambda closed: topic_rota(self.consortium, borrower=home,
+                                      max_cost=checked.max_cost, closed=closed,
+                                      estimate=price))
+
+    def _open_first(self, libraries: Iterable[str],
+                    build: Callable[[frozenset[str]], Rota]) -> Rota:
+        """The rota without the ``libraries`` on a public holiday today, while others
+        are open; when every one is closed the order still goes out (the answer time
+        counts only working hours anyway)."""
+        closed = frozenset(code for code in libraries if self._closed_today(code))
+        rota = build(closed)
+        return build(frozenset()) if closed and not rota.entries else rota
 
     def _closed_today(self, code: str) -> bool:
         library = self.consortium.libraries.get(code)
