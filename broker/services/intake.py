@@ -4,7 +4,6 @@ on, in one step."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -17,7 +16,6 @@ from redis.asyncio import Redis
 from broker.domain.accounts import Account
 from broker.domain.consortium import Consortium
 from broker.domain.errors import (
-    Conflict,
     DuplicateRequest,
     HeldLocally,
     NoLender,
@@ -46,13 +44,9 @@ from broker.store.codec import text
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys, request_id_for
 from broker.store.reads import Reads
-from broker.store.requests import OutboxJob, RequestStore
+from broker.store.requests import IdempotencyKeyUsed, OutboxJob, RequestStore
 
 IDEMPOTENCY_SECONDS = 24 * 3600
-# A retry that arrives while the first submit is still being accepted (a double click)
-# waits this long, in steps, for the first one's request instead of making a second.
-IDEMPOTENCY_WAIT_STEPS = 200
-IDEMPOTENCY_WAIT_STEP = 0.05
 
 
 def _now() -> datetime:
@@ -120,17 +114,22 @@ class Intake:
         checked = self._checked(account, raw)
         request_id = request_id_for(account.id)
         if idempotency_key:
+            # The key is claimed in the step that stores the request, not before: a
+            # process killed in between (a slow register) leaves no claim that would
+            # hold the patron's retries off for a day.
             key = self.keys.idempotency(account.id, idempotency_key)
-            while not await self.redis.set(key, request_id, nx=True, ex=IDEMPOTENCY_SECONDS):
-                earlier = await self._earlier(key)
-                if earlier is not None:
-                    return earlier, False
-                # The first submit was refused and gave the key up: this one tries.
+            earlier = await self._earlier(key)
+            if earlier is not None:
+                return earlier, False
             try:
-                return await self._accept(account, checked, request_id), True
-            except BaseException:
-                await self.redis.delete(key)
-                raise
+                return await self._accept(account, checked, request_id, key), True
+            except (IdempotencyKeyUsed, DuplicateRequest):
+                # A submit with the same key (a double click) stored its request while
+                # this one was being checked: that request is the answer.
+                earlier = await self._earlier(key)
+                if earlier is None:
+                    raise
+                return earlier, False
         return await self._accept(account, checked, request_id), True
 
     async def preview(self, account: Account, raw: Mapping[str, Any]) -> Preview:
@@ -146,19 +145,14 @@ class Intake:
         return check_request_input(raw, home)
 
     async def _earlier(self, key: str) -> Request | None:
-        """The request an earlier submit with the same key made; None when that submit
-        was refused. The key is claimed before the request is stored, so a retry that
-        comes in between waits for it."""
-        for _step in range(IDEMPOTENCY_WAIT_STEPS):
-            request_id = await self.redis.get(key)
-            if request_id is None:
-                return None
-            try:
-                return await self.requests.get(text(request_id))
-            except NotFound:
-                await asyncio.sleep(IDEMPOTENCY_WAIT_STEP)
-        raise Conflict("the same request is being sent just now; look at your requests "
-                       "in a moment")
+        """The request an earlier submit with the same key stored; None when none did."""
+        request_id = await self.redis.get(key)
+        if request_id is None:
+            return None
+        try:
+            return await self.requests.get(text(request_id))
+        except NotFound:
+            return None  # stored and deleted since (the account went)
 
     async def _plan(self, account: Account, checked: RequestInput) -> Preview:
         home = self.consortium.libraries[account.library or ""]
@@ -203,7 +197,7 @@ class Intake:
         return price
 
     async def _accept(self, account: Account, checked: RequestInput,
-                      request_id: str) -> Request:
+                      request_id: str, idempotency_key: str | None = None) -> Request:
         home = self.consortium.libraries[account.library or ""]
         plan = await self._plan(account, checked)
         now = self.clock()
@@ -222,9 +216,10 @@ class Intake:
             "subject": translator(language).gettext(
                 "Your interlibrary loan request {request_id}").format(request_id=request_id),
             "body": receipt_text(request, home.name, plan.estimate, language)})
-        return await self.requests.create(request, actor=f"patron:{account.id}",
-                                          jobs=[OutboxJob("process_request", request_id),
-                                                receipt])
+        return await self.requests.create(
+            request, actor=f"patron:{account.id}",
+            jobs=[OutboxJob("process_request", request_id), receipt],
+            idempotency=(idempotency_key, IDEMPOTENCY_SECONDS) if idempotency_key else None)
 
     @staticmethod
     def _check_open_requests(count: int, duplicate: str | None, limit: int) -> None:

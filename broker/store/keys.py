@@ -109,8 +109,9 @@ class Keys:
         return f"{self.namespace}:register:{library}:{card}"
 
     def idempotency(self, account_id: str, key: str) -> str:
+        # In the slot of the patron's requests: it is claimed in the step that stores one.
         digest = hashlib.sha256(key.encode()).hexdigest()
-        return f"{self.namespace}:idempotency:{account_id}:{digest}"
+        return f"{self.tag(shard_of(account_id))}:idempotency:{account_id}:{digest}"
 
     def session(self, token: str) -> str:
         return f"{self.namespace}:session:{hashlib.sha256(token.encode()).hexdigest()}"

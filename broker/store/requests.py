@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from broker.domain.errors import NotFound, VersionConflict
+from broker.domain.errors import Conflict, NotFound, VersionConflict
 from broker.domain.intake import duplicate_keys
 from broker.domain.request import Request, RequestEvent
 from broker.domain.states import Event, State, transition
@@ -31,12 +31,14 @@ from broker.store.keys import SHARDS, Keys, shard_of
 from broker.store.reads import Pending, Reads, read_one
 
 # KEYS: hash, events, outbox, state index, patron index, patron's open requests,
-#       their duplicate keys
+#       their duplicate keys, then (optional) the submit's idempotency key
 # ARGV: id, score, event json, outbox json, duplicate keys (separated by \x1e),
-#       then field/value pairs
+#       seconds the idempotency key is kept, then field/value pairs
 _CREATE = """
+if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 1 then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if KEYS[8] then redis.call('SET', KEYS[8], ARGV[1], 'EX', ARGV[6]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('HSET', KEYS[6], ARGV[1], ARGV[5])
 for k in string.gmatch(ARGV[5], '[^\\30]+') do redis.call('HSET', KEYS[7], k, ARGV[1]) end
 local ev = cjson.decode(ARGV[3])
@@ -86,6 +88,10 @@ return {1, nv}
 """
 
 
+class IdempotencyKeyUsed(Conflict):
+    """Another submit with the same idempotency key stored its request first."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxJob:
     """Work a transition asks for; queued by the dispatcher, run once by a worker."""
@@ -131,23 +137,32 @@ class RequestStore:
         self._apply = redis.register_script(_APPLY)
 
     async def create(self, request: Request, actor: str,
-                     jobs: Sequence[OutboxJob] = ()) -> Request:
+                     jobs: Sequence[OutboxJob] = (),
+                     idempotency: tuple[str, int] | None = None) -> Request:
         """Store a new request at version 1 with its first event; refuses an existing id.
-        The id must come from ``keys.request_id_for`` (the patron's shard)."""
+        The id must come from ``keys.request_id_for`` (the patron's shard).
+
+        ``idempotency`` (the key of ``keys.idempotency``, seconds to keep it) is claimed
+        for the request in the same step, or ``IdempotencyKeyUsed`` is raised when an
+        earlier submit holds it: claimed with the request, a key never points at a
+        request that a dead process did not get to store."""
         if shard_of(request.id) != shard_of(request.patron_id):
             raise ValueError(f"request {request.id} is not in its patron's shard")
         request = replace(request, version=1, state=State.NEW)
         k = self.keys.for_request(request.id)
         ev = _event_json(Event.CREATED, State.NEW, State.NEW, request.created_at, actor, {})
+        claim, keep = idempotency or (None, 0)
         created = await self._create(
             keys=[k.request, k.events, k.outbox, k.by_state(State.NEW),
                   k.by_patron(request.patron_id), k.open_for_patron(request.patron_id),
-                  k.asked_by_patron(request.patron_id)],
+                  k.asked_by_patron(request.patron_id), *([claim] if claim else [])],
             args=[request.id, request.created_at.timestamp(), ev,
                   json.dumps([j.encode(1, i) for i, j in enumerate(jobs)]),
                   "\x1e".join(duplicate_keys(request.service, request.item,
                                               request.citation)),
-                  *_flatten(request_fields(request))])
+                  keep, *_flatten(request_fields(request))])
+        if created == -1:
+            raise IdempotencyKeyUsed("a request was sent with this idempotency key already")
         if not created:
             raise VersionConflict(request.id, 0, 1)
         return request
