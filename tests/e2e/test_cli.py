@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from builders import VALID_CONSORTIUM, write_consortium
+from conformance import DEMO
 
 ILLBROKER = [sys.executable, "-m", "broker.cli"]
 
@@ -133,3 +134,23 @@ def test_add_account_reads_the_password_from_stdin(tmp_path: Path, redis_url: st
                          timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("illbroker: --email:")
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def test_simulate_compares_policies_as_json_with_a_chart(tmp_path: Path) -> None:
+    chart = tmp_path / "policies.svg"
+    result = run("--consortium", str(DEMO / "consortium.toml"), "simulate", "--requests",
+                 "150", "--days", "60", "--policies", "default,random", "--json", "--chart",
+                 str(chart), "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert [p["policy"] for p in found["policies"]] == ["default", "random"]
+    assert found["scenario"]["requests"] == 150 and found["consortium"]["libraries"] == 9
+    assert 0 < found["policies"][0]["fill_rate"] <= 1
+    assert chart.read_text(encoding="utf-8").startswith("<?xml")
+
+
+@pytest.mark.parametrize("args", [["--libraries", "many"], ["--supply", "2"]])
+def test_simulate_answers_bad_options_in_one_line(args: list[str]) -> None:
+    result = run("simulate", "--requests", "10", *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
