@@ -33,6 +33,7 @@ COUNTRIES: Mapping[str, str] = MappingProxyType({
     "DK": "Europe/Copenhagen", "BE": "Europe/Brussels", "HR": "Europe/Zagreb",
 })
 REQUESTS_PER_LIBRARY = 250  # a year's ILL requests per member, when not given
+MAX_REQUESTS = 1_000_000
 # How the copies in members' catalogs stand when a request comes in (local
 # circulation, which the simulation does not follow title by title).
 STATUS_WEIGHTS: Mapping[ItemStatus, float] = MappingProxyType({
@@ -85,13 +86,20 @@ class Knobs:
     spread: float = 0.5
     lenders: Mapping[str, LenderProfile] = field(default_factory=lambda: MappingProxyType({}))
 
+    def count(self, members: int) -> int:
+        """How many requests: ``requests``, or ``REQUESTS_PER_LIBRARY`` a member."""
+        return self.requests if self.requests is not None else REQUESTS_PER_LIBRARY * members
+
     def checked(self, consortium: Consortium) -> Knobs:
         problems: dict[str, str] = {}
         members = len(consortium.libraries)
         if members < 2:
             problems["consortium"] = "at least two member libraries"
-        if self.requests is not None and not 1 <= self.requests <= 1_000_000:
-            problems["requests"] = "from 1 to 1000000"
+        count = self.count(members)
+        if not 1 <= count <= MAX_REQUESTS:
+            problems["requests"] = f"from 1 to {MAX_REQUESTS}"
+        if not date(2000, 1, 1) <= self.start <= date(2099, 1, 1):
+            problems["start"] = "a day from 2000-01-01 to 2099-01-01"
         if not 1 <= self.days <= 3660:
             problems["days"] = "from 1 to 3660"
         for name in ("copy_share", "supply", "unfilled"):
@@ -278,7 +286,7 @@ def make_scenario(consortium: Consortium, knobs: Knobs, *, generated: bool = Fal
     codes = sorted(consortium.libraries)
     sizes = {code: math.exp(rng.gauss(0, 0.8)) for code in codes}
     profiles = lender_profiles(consortium, knobs, rng)
-    count = knobs.requests if knobs.requests is not None else REQUESTS_PER_LIBRARY * len(codes)
+    count = knobs.count(len(codes))
     titles = _titles(consortium, knobs, max(50, count // 2), sizes, rng)
     start = datetime.combine(knobs.start, time(), UTC).timestamp()
     arrivals = sorted(start + rng.random() * knobs.days * 86400.0 for _ in range(count))

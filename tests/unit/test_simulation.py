@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from functools import cache
 
@@ -167,7 +168,9 @@ def test_bad_policies_name_the_option(names: str, orders: list[str], option: str
     ({"requests": 0}, "requests"), ({"days": 0}, "days"), ({"copy_share": 1.5}, "copy-share"),
     ({"supply": 0.9, "unfilled": 0.2}, "unfilled"), ({"holders": 9}, "holders"),
     ({"holders": 0.5}, "holders"), ({"answer_hours": -1}, "answer-hours"),
-    ({"spread": 4}, "spread"), ({"lenders": {"NOPE": LenderProfile(1, 0, 1)}}, "lender"),
+    ({"spread": 4}, "spread"), ({"start": date(1999, 12, 31)}, "start"),
+    ({"start": date(2099, 1, 2)}, "start"),
+    ({"lenders": {"NOPE": LenderProfile(1, 0, 1)}}, "lender"),
     ({"lenders": {"SI-LJMK": LenderProfile(0.8, 0.8, 1)}}, "lender"),
 ])
 def test_bad_knobs_name_the_option(change: dict[str, object], option: str) -> None:
