@@ -8,14 +8,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from broker.domain.errors import BrokerError
+from broker.domain.errors import BrokerError, Unavailable
 from broker.web.metrics import Handler
 
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://illbroker.example/problems/"
 CONTENT_TYPE = "application/problem+json"
+# Seconds a client is asked to wait when the store is away (a restart takes a few).
+STORE_RETRY_AFTER = 5
 
 
 def problem(status: int, problem_type: str, title: str, detail: str,
@@ -47,6 +51,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             raise
         return problem(exc.status, _HTTP_TYPES.get(exc.status, "http-error"), exc.reason,
                        exc.text or exc.reason)
+    except (RedisConnectionError, RedisTimeoutError):
+        # Redis restarting or unreachable (also still loading its append-only file):
+        # nothing was acknowledged, and the same call a little later will do.
+        log.warning("the store does not answer on %s %s", request.method, request.path)
+        response = from_error(Unavailable("the broker's store does not answer just now; "
+                                          "try again in a few seconds"))
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+        return response
     except Exception:
         # A bug, not bad input: log it for us, never show a traceback to the caller.
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from collections import Counter
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
+from aiohttp.test_utils import TestClient
 from rq.scheduler import RQScheduler
 from stdnum import ean
 
 from broker.domain.request import Request
 from broker.domain.states import Event, State, transition
 from broker.jobs.dispatcher import Dispatcher
+from broker.services.consortium_file import load
+from broker.services.harvest import Harvester
 from broker.store.requests import RequestStore
+from broker.web import appkeys
 
-from builders import marc_collection, marc_record, three_library_consortium
+from builders import (
+    PASSWORD,
+    add_patron,
+    marc_collection,
+    marc_record,
+    three_library_consortium,
+)
 
 
 async def assert_sound(store: RequestStore, request_ids: Iterable[str]) -> list[Request]:
@@ -123,3 +135,25 @@ def retries_due(dispatcher: Dispatcher) -> int:
     scheduler.enqueue_scheduled_jobs()
     scheduler.release_locks()
     return dispatcher.queue.count - before
+
+
+async def ana_logged_in(client: TestClient, path: Path) -> None:
+    """The catalogs of ``path`` harvested, and patron Ana of A logged in on ``client``."""
+    app = client.server.app
+    harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
+    for library in load(path).libraries.values():
+        assert (await harvester.harvest(library)).failed is None
+    await add_patron(app[appkeys.ACCOUNTS].store, "ana@example.org", "111", "Ana", "Čuk",
+                     date(1990, 4, 1))
+    response = await client.post("/api/session", json={"email": "ana@example.org",
+                                                       "password": PASSWORD})
+    assert response.status == 200
+
+
+def free_port() -> int:
+    """A port the kernel has free now, from its ephemeral range: not one of those an
+    embedded Valkey takes by default (16379 upwards), where another test session's
+    server could come up while a test has its own one down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

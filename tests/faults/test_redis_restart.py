@@ -1,5 +1,7 @@
-"""Redis (the embedded Valkey, AOF on) killed between submit and forward: every request
-the API acknowledged is still there afterwards and goes on to its lender."""
+"""Redis (the embedded Valkey, AOF on) killed between submit and forward, and killed
+under load, with submissions running: every request the API acknowledged is still
+there afterwards and goes on to its lender; those refused meanwhile were told so with
+a 503 problem, and their retry makes one request each."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import date
 from pathlib import Path
 
+import checks
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis as SyncRedis
@@ -17,21 +19,19 @@ from rq import Queue
 
 from broker.domain.states import State
 from broker.jobs.dispatcher import Dispatcher
-from broker.services.consortium_file import load
-from broker.services.harvest import Harvester
 from broker.settings import Settings
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
 from broker.web import appkeys
 from broker.web.app import create_app
 
-from builders import BOTH, FAR, PASSWORD, add_patron, three_library_consortium
+from builders import BOTH, FAR, three_library_consortium
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(30)
 async def test_acknowledged_requests_survive_a_redis_crash(tmp_path: Path) -> None:
     path = three_library_consortium(tmp_path)
-    server = EmbeddedValkey(tmp_path / "valkey")
+    server = EmbeddedValkey(tmp_path / "valkey", port=checks.free_port())
     server.start()
     settings = Settings(consortium_path=path, data_dir=tmp_path, redis_url=server.url,
                         namespace="ill")
@@ -39,13 +39,7 @@ async def test_acknowledged_requests_survive_a_redis_crash(tmp_path: Path) -> No
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
-        for library in load(path).libraries.values():
-            await harvester.harvest(library)
-        await add_patron(app[appkeys.ACCOUNTS].store, "ana@example.org", "111", "Ana", "Čuk",
-                         date(1990, 4, 1))
-        await client.post("/api/session", json={"email": "ana@example.org",
-                                                "password": PASSWORD})
+        await checks.ana_logged_in(client, path)
         acknowledged = []
         for isbn in (BOTH, FAR):
             response = await client.post("/api/requests",
@@ -78,7 +72,7 @@ async def test_acknowledged_requests_survive_a_redis_crash(tmp_path: Path) -> No
         await client.start_server()
         try:
             store = app[appkeys.STORE]
-            lenders = [(await store.get(rid)) for rid in acknowledged]
+            lenders = await checks.assert_sound(store, acknowledged)
             assert [(r.state, r.lender) for r in lenders] == [(State.SENT, "C"),
                                                               (State.SENT, "B")]
         finally:
@@ -86,3 +80,94 @@ async def test_acknowledged_requests_survive_a_redis_crash(tmp_path: Path) -> No
         sync.close()
     finally:
         again.stop()
+
+
+LOAD_TITLES = 16
+SUBMITTERS = 3
+# Acknowledged submissions before the crash, and how long Redis stays down.
+BEFORE_CRASH = 5
+DOWN_SECONDS = 0.5
+
+
+@pytest.mark.timeout(30)
+async def test_redis_killed_under_load_loses_nothing_acknowledged(
+        tmp_path: Path, namespace: str) -> None:
+    path = checks.many_titles(tmp_path, LOAD_TITLES)
+    server = EmbeddedValkey(tmp_path / "valkey", port=checks.free_port())
+    server.start()
+    again: EmbeddedValkey | None = None
+    app = create_app(Settings(consortium_path=path, data_dir=tmp_path, redis_url=server.url,
+                              namespace=namespace))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    answers: dict[int, tuple[int, str | None]] = {}
+    try:
+        await checks.ana_logged_in(client, path)
+        titles = iter(range(1, LOAD_TITLES + 1))
+        rejected = 0
+        restarted = asyncio.Event()
+
+        async def submit(n: int) -> tuple[int, str | None]:
+            response = await client.post(
+                "/api/requests", headers={"Idempotency-Key": f"key-{n}"},
+                json={"service": "loan", "item": {"isbn": checks.isbn(n)}})
+            body = await response.json(content_type=None)
+            if response.status == 503:
+                # Refused while Redis is away: a problem the client can act on.
+                assert response.content_type == "application/problem+json", body
+                assert body["type"].endswith("/unavailable"), body
+            else:
+                # 200: a retry finds the request stored by a submit whose answer was
+                # lost with the connection to Redis (it got 503).
+                assert response.status in (200, 201), body
+            return response.status, body.get("id")
+
+        async def submitter() -> None:
+            nonlocal rejected
+            for n in titles:
+                answers[n] = await submit(n)
+                assert answers[n][0] != 200, "a first submission found a request"
+                if answers[n][0] == 503:
+                    rejected += 1
+                    # The client backs off until the broker answers again.
+                    await restarted.wait()
+
+        load_tasks = [asyncio.create_task(submitter()) for _ in range(SUBMITTERS)]
+        while sum(status == 201 for status, _ in answers.values()) < BEFORE_CRASH:
+            await asyncio.sleep(0.01)
+        assert server.pid is not None
+        port = server.port
+        os.kill(server.pid, signal.SIGKILL)
+        server.stop()
+        await asyncio.sleep(DOWN_SECONDS)
+        again = EmbeddedValkey(tmp_path / "valkey", port=port)
+        again.start()
+        restarted.set()
+        await asyncio.gather(*load_tasks)
+        assert len(answers) == LOAD_TITLES and rejected > 0
+        # The last ones went through after the restart, on the same connection pool.
+        assert answers[LOAD_TITLES][0] == 201
+
+        # Every rejected submission tried again with its key: one request each.
+        for n, (status, _) in sorted(answers.items()):
+            if status == 503:
+                answers[n] = await submit(n)
+                assert answers[n][0] in (200, 201)
+        store = app[appkeys.STORE]
+        ids = [request_id for _, request_id in answers.values() if request_id]
+        account = await app[appkeys.ACCOUNTS].store.find("ana@example.org")
+        assert account is not None
+        assert sorted(await store.ids_for_patron(account.id)) == sorted(ids)
+        checks.assert_once(await checks.assert_sound(store, ids))
+
+        sync = SyncRedis.from_url(again.url)
+        keys = Keys(namespace)
+        queue = Queue(keys.queue("default"), connection=sync)
+        await checks.work(Dispatcher(sync, keys, queue),
+                          checks.process_env(again.url, namespace, path))
+        for request in await checks.assert_sound(store, ids):
+            assert (request.state, request.lender) == (State.SENT, "C"), request.id
+        sync.close()
+    finally:
+        await client.close()
+        (again or server).stop()

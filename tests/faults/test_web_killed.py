@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ import pytest
 from checks import (
     assert_once,
     assert_sound,
+    free_port,
     isbn,
     many_titles,
     process_env,
@@ -45,12 +45,6 @@ DOUBLE = ACKNOWLEDGED + IN_FLIGHT + 1
 REGISTER_DELAY = 2.0
 ANA = Patron("111", "Čuk", "Ana", "1990-04-01T00:00:00Z", None, "adult", date(2030, 1, 1),
              "Paid", "Signed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_web(env: dict[str, str], port: int) -> asyncio.subprocess.Process:

@@ -8,39 +8,23 @@ import os
 import random
 import signal
 import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from checks import ana_logged_in, assert_sound, isbn, many_titles
 from redis import Redis as SyncRedis
 from rq import Queue
-from stdnum import ean
 
 from broker.domain.states import Event, State
 from broker.jobs.dispatcher import Dispatcher
 from broker.jobs.requests import resume_stalled
-from broker.services.consortium_file import load
-from broker.services.harvest import Harvester
 from broker.settings import Settings
 from broker.store.keys import Keys
 from broker.web import appkeys
 from broker.web.app import create_app
 
-from builders import (
-    PASSWORD,
-    add_patron,
-    marc_collection,
-    marc_record,
-    three_library_consortium,
-)
-
 REQUESTS = 20
-
-
-def isbn(n: int) -> str:
-    stem = f"978000{n:06d}"
-    return stem + ean.calc_check_digit(stem)
 
 
 async def worker(env: dict[str, str], burst: bool) -> asyncio.subprocess.Process:
@@ -49,31 +33,19 @@ async def worker(env: dict[str, str], burst: bool) -> asyncio.subprocess.Process
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(30)
 async def test_a_killed_worker_loses_and_repeats_nothing(
         tmp_path: Path, redis_url: str, namespace: str, redis: object,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    path = three_library_consortium(tmp_path)
-    path.write_text(path.read_text().replace('lends = ["book"]',
-                                             'lends = ["book"]\nmax_open_requests = 50', 1))
+    path = many_titles(tmp_path, REQUESTS)
     titles = range(1, REQUESTS + 1)
-    for code in ("b", "c"):
-        (tmp_path / f"{code}.xml").write_bytes(marc_collection(*(
-            marc_record(f"{code}{n}", f"Title {n}", isbn=isbn(n),
-                        holdings=((code.upper(), "a"),)) for n in titles)))
     settings = Settings(consortium_path=path, data_dir=tmp_path, redis_url=redis_url,
                         namespace=namespace)
     app = create_app(settings)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
-        for library in load(path).libraries.values():
-            await harvester.harvest(library)
-        await add_patron(app[appkeys.ACCOUNTS].store, "ana@example.org", "111", "Ana", "Čuk",
-                         date(1990, 4, 1))
-        await client.post("/api/session", json={"email": "ana@example.org",
-                                                "password": PASSWORD})
+        await ana_logged_in(client, path)
         ids = []
         for n in titles:
             response = await client.post("/api/requests",
@@ -103,11 +75,9 @@ async def test_a_killed_worker_loses_and_repeats_nothing(
             monkeypatch.setenv(name, value)
         await asyncio.to_thread(resume_stalled, "test", 0)
 
-        for request_id in ids:
-            request = await store.get(request_id)
-            assert (request.state, request.lender) == (State.SENT, "C"), request_id
-            history = await store.history(request_id)
-            assert [e.seq for e in history] == list(range(1, len(history) + 1))
+        for request in await assert_sound(store, ids):
+            assert (request.state, request.lender) == (State.SENT, "C"), request.id
+            history = await store.history(request.id)
             assert [e.event for e in history].count(Event.SENT_TO_LENDER) == 1
         sync.close()
     finally:
