@@ -56,7 +56,9 @@ def _simulate_options(commands: Any) -> None:
     sim.add_argument("--seed", type=int, default=8)
     for name, helptext in MEAN_KNOBS.items():
         default = getattr(Knobs(), name)
-        sim.add_argument("--" + name.replace("_", "-"), type=float, default=default,
+        # A consortium of fewer members has each title held by all members but one.
+        sim.add_argument("--" + name.replace("_", "-"), type=float,
+                         default=None if name == "holders" else default,
                          help=f"{helptext} ({default:g})")
     sim.add_argument("--lender", action="append", default=[], metavar="CODE=S,U,H",
                      help="one lender's supply and unfilled chances and mean answer hours")
@@ -143,9 +145,11 @@ def simulate(args: argparse.Namespace, settings: Settings) -> None:
         consortium = generated_consortium(args.libraries, regions, random.Random(args.seed))
     else:
         consortium = load(settings.consortium_path)
+    means = {name: getattr(args, name) for name in MEAN_KNOBS}
+    if means["holders"] is None:
+        means["holders"] = min(Knobs().holders, max(1, len(consortium.libraries) - 1))
     knobs = Knobs(seed=args.seed, requests=args.requests, days=args.days, start=start,
-                  lenders=_lender_profiles(args.lender),
-                  **{name: getattr(args, name) for name in MEAN_KNOBS})
+                  lenders=_lender_profiles(args.lender), **means)
     scenario = make_scenario(consortium, knobs, generated=args.libraries is not None)
     results = compare(scenario, policies, args.jobs)
     if args.chart is not None:
