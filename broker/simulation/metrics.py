@@ -42,6 +42,7 @@ class PolicyFigures:
     load_mean: float
     load_gini: float
     busiest: str | None
+    supplied: tuple[tuple[str, int], ...] = ()  # every member and the orders it supplied
 
     @property
     def accepted(self) -> int:
@@ -98,7 +99,8 @@ def figures(run: Run, members: Sequence[str]) -> PolicyFigures:
         load_max=max(load, default=0),
         load_mean=round(statistics.fmean(load), 2) if load else 0.0,
         load_gini=round(gini(load), 3),
-        busiest=max(members, key=lambda c: (run.supplied.get(c, 0), c)) if filled else None)
+        busiest=max(members, key=lambda c: (run.supplied.get(c, 0), c)) if filled else None,
+        supplied=tuple(zip(members, load, strict=True)))
 
 
 # The scenario a forked worker process replays: inherited from the parent at the

@@ -97,7 +97,7 @@ def as_json(scenario: Scenario, results: Sequence[PolicyFigures]) -> dict[str, A
             "orders_per_request": f.orders_per_request,
             "answers_overdue": f.answers_overdue,
             "load": {"max": f.load_max, "mean": f.load_mean, "gini": f.load_gini,
-                     "busiest": f.busiest},
+                     "busiest": f.busiest, "supplied": dict(f.supplied)},
         } for f in results],
     }
 

@@ -198,6 +198,10 @@ def test_the_report_as_table_json_and_a_well_formed_chart() -> None:
     data = report.as_json(scenario, results)
     assert [p["policy"] for p in data["policies"]] == ["default", "cheapest"]
     assert data["scenario"]["requests"] == 100 and data["consortium"]["libraries"] == 9
+    load = data["policies"][0]["load"]
+    assert sorted(load["supplied"]) == sorted(demo().libraries)
+    assert max(load["supplied"].values()) == load["max"]
+    assert sum(load["supplied"].values()) == data["policies"][0]["filled"]
     svg = report.chart(scenario, results)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     root = etree.fromstring(svg.encode(), parser)
