@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from broker.domain.consortium import Consortium
 from broker.domain.errors import ValidationFailed
+from broker.domain.messages import N_
 
 MAX_NAME = 100
 MAX_ADDRESS = 200
@@ -91,24 +92,25 @@ def email_key(email: str) -> str:
 
 def normalize_email(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("an e-mail address is required")
+        raise ValueError(N_("an e-mail address is required"))
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
+    except EmailNotValidError:
+        # email_validator explains in English; the page says it in the reader's words.
+        raise ValueError(N_("not a valid e-mail address")) from None
 
 
 def _text(raw: Mapping[str, Any], field: str, problems: dict[str, str],
           limit: int = MAX_NAME) -> str:
     value = raw.get(field)
     if not isinstance(value, str) or not value.strip():
-        problems[field] = "required"
+        problems[field] = N_("required")
         return ""
     value = unicodedata.normalize("NFC", " ".join(value.split()))
     if len(value) > limit:
-        problems[field] = f"at most {limit} characters"
+        problems[field] = N_("at most {limit} characters", limit=limit)
     elif any(unicodedata.category(ch).startswith("C") for ch in value):
-        problems[field] = "control characters are not allowed"
+        problems[field] = N_("control characters are not allowed")
     return value
 
 
@@ -119,28 +121,28 @@ def _birth_date(raw: Mapping[str, Any], today: date, problems: dict[str, str]) -
     except ValueError:
         born = None
     if born is None:
-        problems["birth_date"] = "required, as YYYY-MM-DD"
+        problems["birth_date"] = N_("required, as YYYY-MM-DD")
         return today
     if born > today:
-        problems["birth_date"] = "cannot be in the future"
+        problems["birth_date"] = N_("cannot be in the future")
     elif born.year < today.year - OLDEST:
-        problems["birth_date"] = f"more than {OLDEST} years ago"
+        problems["birth_date"] = N_("more than {years} years ago", years=OLDEST)
     return born
 
 
 def password_problem(password: object, min_length: int, email: str) -> str | None:
     """Why ``password`` does not meet the home library's policy, or None."""
     if not isinstance(password, str) or not password:
-        return "required"
+        return N_("required")
     if len(password) < min_length:
-        return f"at least {min_length} characters (the home library's rule)"
+        return N_("at least {count} characters (the home library's rule)", count=min_length)
     if len(password) > MAX_PASSWORD:
-        return f"at most {MAX_PASSWORD} characters"
+        return N_("at most {limit} characters", limit=MAX_PASSWORD)
     if len(set(password)) < 3:
-        return "use more than two different characters"
+        return N_("use more than two different characters")
     local = email.split("@", 1)[0].casefold()
     if len(local) >= 3 and local in password.casefold():
-        return "must not contain your e-mail address"
+        return N_("must not contain your e-mail address")
     return None
 
 
@@ -152,11 +154,11 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
                                  "address", "home_library", "password", "consent",
                                  "card_number", "language"})
     for field in unknown:
-        problems[field] = "unknown field"
+        problems[field] = N_("unknown field")
     try:
         email = normalize_email(raw.get("email"))
     except ValueError as exc:
-        problems["email"] = str(exc)
+        problems["email"] = exc.args[0]
         email = ""
     given_name = _text(raw, "given_name", problems)
     surname = _text(raw, "surname", problems)
@@ -165,14 +167,15 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
     library_code = raw.get("home_library")
     library = consortium.libraries.get(library_code) if isinstance(library_code, str) else None
     if library is None:
-        problems["home_library"] = "required: the code of a member library"
+        problems["home_library"] = N_("required: the code of a member library")
     category = raw.get("category")
     if not isinstance(category, str) or category not in consortium.categories:
-        problems["category"] = ("required, one of: " + ", ".join(sorted(consortium.categories)))
+        problems["category"] = N_("required, one of: {choices}",
+                                   choices=", ".join(sorted(consortium.categories)))
 
     address_raw = raw.get("address")
     if not isinstance(address_raw, Mapping):
-        problems["address"] = "required: street, postcode, city, country"
+        problems["address"] = N_("required: street, postcode, city, country")
         address = Address("", "", "", "")
     else:
         parts = {}
@@ -184,7 +187,7 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
         address = Address(**parts)
 
     if raw.get("consent") is not True:
-        problems["consent"] = "you must accept the terms of use (true)"
+        problems["consent"] = N_("you must accept the terms of use (true)")
 
     password = raw.get("password")
     if needs_password or password is not None:
@@ -194,10 +197,10 @@ def check_registration(raw: Mapping[str, Any], consortium: Consortium, today: da
     card_number = raw.get("card_number")
     if card_number is not None and (not isinstance(card_number, str)
                                     or not 1 <= len(card_number.strip()) <= 40):
-        problems["card_number"] = "1 to 40 characters"
+        problems["card_number"] = N_("1 to 40 characters")
     language = raw.get("language")
     if language is not None and language not in MAIL_LANGUAGES:
-        problems["language"] = "one of: " + ", ".join(MAIL_LANGUAGES)
+        problems["language"] = N_("one of: {choices}", choices=", ".join(MAIL_LANGUAGES))
     if problems:
         raise ValidationFailed(problems)
     return Registration(email=email, given_name=given_name, surname=surname,

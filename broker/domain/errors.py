@@ -1,7 +1,8 @@
 """One exception hierarchy for domain refusals, each with its problem+json type.
 
 The web layer turns a ``BrokerError`` into ``application/problem+json`` with the
-``type`` and ``status`` declared here; nothing else catches broadly.
+``type`` and ``status`` declared here; nothing else catches broadly. The titles are
+marked ``N_``: the API says them in English, a page in the reader's language.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from broker.domain.messages import N_
+
 
 class BrokerError(Exception):
     """A refusal the caller can act on. ``problem_type`` is stable API."""
 
     problem_type: ClassVar[str] = "about:blank"
-    title: ClassVar[str] = "Request refused"
+    title: ClassVar[str] = N_("Request refused")
     status: ClassVar[int] = 400
 
     def __init__(self, detail: str, **extensions: Any) -> None:
@@ -25,7 +28,7 @@ class BrokerError(Exception):
 
 class ValidationFailed(BrokerError):
     problem_type = "validation"
-    title = "The input is not valid"
+    title = N_("The input is not valid")
     status = 422
 
     def __init__(self, problems: Mapping[str, str], detail: str | None = None) -> None:
@@ -36,25 +39,25 @@ class ValidationFailed(BrokerError):
 
 class MalformedInput(BrokerError):
     problem_type = "malformed"
-    title = "The request body cannot be read"
+    title = N_("The request body cannot be read")
     status = 400
 
 
 class NotFound(BrokerError):
     problem_type = "not-found"
-    title = "No such resource"
+    title = N_("No such resource")
     status = 404
 
 
 class Conflict(BrokerError):
     problem_type = "conflict"
-    title = "The resource changed meanwhile"
+    title = N_("The resource changed meanwhile")
     status = 409
 
 
 class IllegalTransition(BrokerError):
     problem_type = "illegal-transition"
-    title = "Not possible in the request's current state"
+    title = N_("Not possible in the request's current state")
     status = 409
 
     def __init__(self, state: object, event: object, service: object) -> None:
@@ -75,7 +78,7 @@ class ConsortiumInvalid(BrokerError):
     """The consortium file has problems; ``problems`` are ``(place, message)`` pairs."""
 
     problem_type = "consortium-invalid"
-    title = "The consortium file is not valid"
+    title = N_("The consortium file is not valid")
     status = 422
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
@@ -92,89 +95,89 @@ class ConsortiumInvalid(BrokerError):
 
 class Unavailable(BrokerError):
     problem_type = "unavailable"
-    title = "A service the broker needs does not answer"
+    title = N_("A service the broker needs does not answer")
     status = 503
 
 
 class Unauthenticated(BrokerError):
     problem_type = "unauthenticated"
-    title = "Log in first"
+    title = N_("Log in first")
     status = 401
 
 
 class Forbidden(BrokerError):
     problem_type = "forbidden"
-    title = "Not yours to see or do"
+    title = N_("Not yours to see or do")
     status = 403
 
 
 class RateLimited(BrokerError):
     problem_type = "rate-limited"
-    title = "Too many attempts"
+    title = N_("Too many attempts")
     status = 429
 
 
 class InvalidToken(BrokerError):
     problem_type = "invalid-token"
-    title = "The link is not valid"
+    title = N_("The link is not valid")
     status = 400
 
 
 class EmailTaken(BrokerError):
     problem_type = "email-taken"
-    title = "An account with this e-mail address exists"
+    title = N_("An account with this e-mail address exists")
     status = 409
 
 
 class MembershipRestricted(BrokerError):
     problem_type = "membership-restricted"
-    title = "Your membership does not allow interlibrary loan yet"
+    title = N_("Your membership does not allow interlibrary loan yet")
     status = 403
 
 
 class BorrowerMismatch(BrokerError):
     problem_type = "borrower-mismatch"
-    title = "Your account does not match your library's register"
+    title = N_("Your account does not match your library's register")
     status = 409
 
 
 class HeldLocally(BrokerError):
     problem_type = "held-locally"
-    title = "Your own library has this title: reserve it there"
+    title = N_("Your own library has this title: reserve it there")
     status = 409
 
 
 class NoLender(BrokerError):
     problem_type = "no-lender"
-    title = "No member library can lend this title"
+    title = N_("No member library can lend this title")
     status = 409
 
 
 class ReadingRoomOnly(BrokerError):
     problem_type = "reading-room-only"
-    title = "Every copy is for the reading room only"
+    title = N_("Every copy is for the reading room only")
     status = 409
 
 
 class OverCostLimit(BrokerError):
     problem_type = "over-cost-limit"
-    title = "The cost is above the most you will pay"
+    title = N_("The cost is above the most you will pay")
     status = 409
 
 
 class NotAcceptingRequests(BrokerError):
     problem_type = "not-accepting-requests"
-    title = "Your library does not take interlibrary loan requests from patrons"
+    title = N_("Your library does not take interlibrary loan requests from patrons")
     status = 403
 
 
 class DuplicateRequest(BrokerError):
     problem_type = "duplicate-request"
-    title = "You have an open request for this title already"
+    title = N_("You have an open request for this title already")
     status = 409
 
 
 class TooManyOpenRequests(BrokerError):
     problem_type = "too-many-open-requests"
-    title = "You are at your library's limit of open requests"
+    title = N_("You are at your library's limit of open requests")
     status = 409

@@ -14,6 +14,7 @@ from enum import StrEnum
 from broker.domain.consortium import Consortium
 from broker.domain.errors import ValidationFailed
 from broker.domain.holdings import MaterialType
+from broker.domain.messages import N_
 from broker.domain.states import Service
 
 CENT = Decimal("0.01")
@@ -120,7 +121,7 @@ def estimate(consortium: Consortium, *, borrower: str, lender: str, service: Ser
             fmt = CopyFormat(copy_format or DEFAULT_COPY_FORMAT)
         except ValueError:
             raise ValidationFailed(
-                {"copy_format": f"one of {', '.join(CopyFormat)}"}) from None
+                {"copy_format": N_("one of {choices}", choices=", ".join(CopyFormat))}) from None
         if pages is not None and pages >= 1:
             priced_pages = pages
         else:

@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from broker.domain.messages import N_
 from broker.domain.request import Request, RequestEvent
-from broker.domain.states import Event, State
+from broker.domain.states import STATE_NAMES, Event, State
 
 # The automatic steps (borrower check, routing) take seconds; an hour without a move
 # means a worker or a peer is not doing its part.
@@ -116,30 +117,35 @@ def attention(request: Request, events: Sequence[RequestEvent], now: datetime
         orders = orders_of(request, events)
         answer_by = orders[-1].answer_by if orders else None
         if answer_by is not None and now > answer_by:
-            return Attention(Stuck.ANSWER_OVERDUE, answer_by,
-                             f"no answer from {request.lender or 'the lender'} "
-                             f"since the deadline {answer_by:%Y-%m-%d %H:%M} UTC")
+            deadline = f"{answer_by:%Y-%m-%d %H:%M}"
+            return Attention(Stuck.ANSWER_OVERDUE, answer_by, N_(
+                "no answer from {lender} since the deadline {deadline} UTC",
+                lender=request.lender, deadline=deadline) if request.lender else N_(
+                "no answer from the lender since the deadline {deadline} UTC",
+                deadline=deadline))
     elif request.state is State.OVERDUE:
-        return Attention(Stuck.OVERDUE, request.updated_at,
-                         f"not returned; due {request.due_date or 'date unknown'}")
+        return Attention(Stuck.OVERDUE, request.updated_at, N_(
+            "not returned; due {due_date}", due_date=request.due_date)
+            if request.due_date else N_("not returned; due date unknown"))
     elif request.state is State.AWAITING_PICKUP:
-        late = f"; the last day to collect was {request.pickup_by}" \
-            if request.pickup_by and request.pickup_by < now.date().isoformat() else ""
-        return Attention(Stuck.AWAITING_PICKUP, request.updated_at,
-                         "waiting for the patron to collect it" + late)
+        late = bool(request.pickup_by and request.pickup_by < now.date().isoformat())
+        return Attention(Stuck.AWAITING_PICKUP, request.updated_at, N_(
+            "waiting for the patron to collect it; the last day to collect was {day}",
+            day=request.pickup_by) if late else N_("waiting for the patron to collect it"))
     elif request.state in AUTOMATIC and now - request.updated_at > QUIET_LIMIT:
-        return Attention(Stuck.NOT_MOVING, request.updated_at,
-                         f"{request.state.value} for {age_text(now - request.updated_at)}")
+        return Attention(Stuck.NOT_MOVING, request.updated_at, N_(
+            "{state} for {age}", state=STATE_NAMES[request.state],
+            age=age_text(now - request.updated_at)))
     return None
 
 
 def age_text(age: timedelta) -> str:
     seconds = max(0, int(age.total_seconds()))
     if seconds < 3600:
-        return f"{seconds // 60} min"
+        return N_("{count} min", count=seconds // 60)
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+        return N_("{count} h", count=seconds // 3600)
+    return N_("{count} days", count=seconds // 86400)
 
 
 # -- the list of requests ------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
+
+from broker.domain.messages import N_
 
 
 class ItemStatus(StrEnum):
@@ -27,6 +31,15 @@ class MaterialType(StrEnum):
     SCORE = "score"
     MAP = "map"
     OTHER = "other"
+
+
+# What a library lends, in words for people ("books, journals"); marked N_, so a page
+# translates them.
+MATERIAL_WORDS: Mapping[MaterialType, str] = MappingProxyType({
+    MaterialType.BOOK: N_("books"), MaterialType.JOURNAL: N_("journals and magazines"),
+    MaterialType.AV: N_("films and recordings"), MaterialType.SCORE: N_("music scores"),
+    MaterialType.MAP: N_("maps"), MaterialType.OTHER: N_("other material"),
+})
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from stdnum.exceptions import ValidationError
 from broker.domain.consortium import Consortium, Library, LocalHoldings
 from broker.domain.errors import ValidationFailed
 from broker.domain.holdings import Holding, ItemStatus, MaterialType
+from broker.domain.messages import N_
 from broker.domain.request import Citation, ItemDescription
 from broker.domain.states import Service
 
@@ -60,25 +61,25 @@ def _text(raw: Mapping[str, Any], name: str, where: str, problems: dict[str, str
     value = raw.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            problems[where] = "required"
+            problems[where] = N_("required")
         return None
     if not isinstance(value, str):
-        problems[where] = "must be text"
+        problems[where] = N_("must be text")
         return None
     value = unicodedata.normalize("NFC", " ".join(value.split()))
     if len(value) > limit:
-        problems[where] = f"at most {limit} characters"
+        problems[where] = N_("at most {limit} characters", limit=limit)
     elif any(unicodedata.category(ch) == "Cc" for ch in value):
-        problems[where] = "control characters are not allowed"
+        problems[where] = N_("control characters are not allowed")
     return value
 
 
 def _item(raw: Any, problems: dict[str, str]) -> ItemDescription:
     if not isinstance(raw, Mapping):
-        problems["item"] = "required: the title, or an ISBN or ISSN"
+        problems["item"] = N_("required: the title, or an ISBN or ISSN")
         return ItemDescription(title="")
     for name in sorted(set(raw) - ITEM_FIELDS):
-        problems[f"item.{name}"] = "unknown field"
+        problems[f"item.{name}"] = N_("unknown field")
     title = _text(raw, "title", "item.title", problems)
     author = _text(raw, "author", "item.author", problems)
     edition = _text(raw, "edition", "item.edition", problems, limit=50)
@@ -88,41 +89,42 @@ def _item(raw: Any, problems: dict[str, str]) -> ItemDescription:
         try:
             isbn = stdisbn.to_isbn13(stdisbn.validate(isbn))
         except ValidationError:
-            problems["item.isbn"] = f"{isbn!r} is not a valid ISBN"
+            problems["item.isbn"] = N_("{isbn} is not a valid ISBN", isbn=repr(isbn))
     if issn:
         try:
             issn = stdissn.format(stdissn.validate(issn))
         except ValidationError:
-            problems["item.issn"] = f"{issn!r} is not a valid ISSN"
+            problems["item.issn"] = N_("{issn} is not a valid ISSN", issn=repr(issn))
     year = raw.get("year")
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)
                              or not 1000 <= year <= 2100):
-        problems["item.year"] = "a year such as 1998, or leave it out"
+        problems["item.year"] = N_("a year such as 1998, or leave it out")
         year = None
     material = raw.get("material", MaterialType.BOOK.value)
     if material not in {m.value for m in MaterialType}:
-        problems["item.material"] = "one of " + ", ".join(m.value for m in MaterialType)
+        problems["item.material"] = N_("one of {choices}",
+                                        choices=", ".join(m.value for m in MaterialType))
         material = MaterialType.BOOK.value
     if not (title or isbn or issn) and "item" not in problems:
-        problems["item.title"] = "give the title, or an ISBN or ISSN"
+        problems["item.title"] = N_("give the title, or an ISBN or ISSN")
     return ItemDescription(title=title or "", author=author, year=year, isbn=isbn, issn=issn,
                            edition=edition, material=MaterialType(material))
 
 
 def _citation(raw: Any, problems: dict[str, str]) -> Citation | None:
     if not isinstance(raw, Mapping):
-        problems["citation"] = ("a copy needs the citation: source_title, part_title, "
-                                "volume, issue, pages")
+        problems["citation"] = N_("a copy needs the citation: source_title, part_title, "
+                                  "volume, issue, pages")
         return None
     for name in sorted(set(raw) - CITATION_FIELDS):
-        problems[f"citation.{name}"] = "unknown field"
+        problems[f"citation.{name}"] = N_("unknown field")
     source = _text(raw, "source_title", "citation.source_title", problems, required=True)
     part = _text(raw, "part_title", "citation.part_title", problems, required=True)
     volume = _text(raw, "volume", "citation.volume", problems, limit=30)
     issue = _text(raw, "issue", "citation.issue", problems, limit=30)
     pages = _text(raw, "pages", "citation.pages", problems, required=True, limit=30)
     if pages and not _PAGES.match(pages):
-        problems["citation.pages"] = "a page or a range such as 12-30"
+        problems["citation.pages"] = N_("a page or a range such as 12-30")
     return Citation(source or "", part or "", volume, issue, pages)
 
 
@@ -130,26 +132,27 @@ def check_request_input(raw: Mapping[str, Any], home: Library) -> RequestInput:
     """A ``RequestInput`` from raw input, or ``ValidationFailed`` naming every bad field."""
     problems: dict[str, str] = {}
     for name in sorted(set(raw) - FIELDS):
-        problems[name] = "unknown field"
+        problems[name] = N_("unknown field")
     service_value = raw.get("service")
     if service_value not in {s.value for s in Service}:
-        problems["service"] = "loan or copy"
+        problems["service"] = N_("loan or copy")
         service = Service.LOAN
     else:
         service = Service(service_value)
     item = _item(raw.get("item"), problems)
     citation = _citation(raw.get("citation"), problems) if service is Service.COPY else None
     if service is Service.LOAN and raw.get("citation") is not None:
-        problems["citation"] = "only a copy has a citation"
+        problems["citation"] = N_("only a copy has a citation")
     copy_format = raw.get("copy_format", "pdf" if service is Service.COPY else None)
     if service is Service.COPY and copy_format not in COPY_FORMATS:
-        problems["copy_format"] = "pdf or paper"
+        problems["copy_format"] = N_("pdf or paper")
     elif service is Service.LOAN and copy_format is not None:
-        problems["copy_format"] = "only a copy has a format"
+        problems["copy_format"] = N_("only a copy has a format")
     pickup = raw.get("pickup_location", home.code)
     if not isinstance(pickup, str) or not home.has_branch(pickup):
-        problems["pickup_location"] = "your home library or one of its branches: " + \
-            ", ".join([home.code, *(b.code for b in home.branches)])
+        problems["pickup_location"] = N_(
+            "your home library or one of its branches: {choices}",
+            choices=", ".join([home.code, *(b.code for b in home.branches)]))
     max_cost = None
     if raw.get("max_cost") is not None:
         try:
@@ -157,12 +160,13 @@ def check_request_input(raw: Mapping[str, Any], home: Library) -> RequestInput:
             if not max_cost.is_finite() or max_cost < 0 or max_cost > 10_000:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            problems["max_cost"] = "an amount such as 10.00, or leave it out"
+            problems["max_cost"] = N_("an amount such as 10.00, or leave it out")
             max_cost = None
     note = _text(raw, "note", "note", problems, limit=MAX_NOTE)
     topic = raw.get("topic", False)
     if not isinstance(topic, bool):
-        problems["topic"] = "true for a topic request (books about a subject), else leave it out"
+        problems["topic"] = N_("true for a topic request (books about a subject), else leave "
+                                "it out")
         topic = False
     if topic:
         _check_topic(service, item, note, problems)
@@ -177,15 +181,15 @@ def check_request_input(raw: Mapping[str, Any], home: Library) -> RequestInput:
 def _check_topic(service: Service, item: ItemDescription, note: str | None,
                  problems: dict[str, str]) -> None:
     if service is not Service.LOAN:
-        problems.setdefault("service", "a topic request asks for books to borrow: loan")
+        problems.setdefault("service", N_("a topic request asks for books to borrow: loan"))
     if not item.title:
-        problems.setdefault("item.title", "the topic, such as \"beekeeping in Slovenia\"")
+        problems.setdefault("item.title", N_("the topic, such as \"beekeeping in Slovenia\""))
     if item.isbn or item.issn:
         problems.setdefault("item.isbn" if item.isbn else "item.issn",
-                            "a topic request is not for one title; leave the number out")
+                            N_("a topic request is not for one title; leave the number out"))
     if not note:
-        problems.setdefault("note", "say what you need on the topic: level, language, "
-                                    "how many books")
+        problems.setdefault("note", N_("say what you need on the topic: level, language, "
+                                       "how many books"))
 
 
 # Keys that cannot occur in titles typed into a form or read from MARC.

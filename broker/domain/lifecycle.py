@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from broker.domain.errors import ValidationFailed
+from broker.domain.messages import N_
 from broker.domain.states import Event, Service, State, allowed_events
 
 MAX_REASON = 500
@@ -98,21 +99,21 @@ def check_answer(answer: Answer) -> Answer:
     """``answer`` if it carries what its kind needs, else ``ValidationFailed``."""
     problems: dict[str, str] = {}
     if answer.reason is not None and len(answer.reason) > MAX_REASON:
-        problems["reason"] = f"at most {MAX_REASON} characters"
+        problems["reason"] = N_("at most {limit} characters", limit=MAX_REASON)
     if answer.kind is LenderAnswer.SHIPPED and answer.due_date is None:
-        problems["due_date"] = "a loan is shipped with its due date"
+        problems["due_date"] = N_("a loan is shipped with its due date")
     if answer.kind is LenderAnswer.RENEWAL and answer.granted and answer.due_date is None:
-        problems["due_date"] = "a granted renewal has the new due date"
+        problems["due_date"] = N_("a granted renewal has the new due date")
     if answer.kind is LenderAnswer.COPY_DELIVERED and (
             not answer.url or len(answer.url) > MAX_URL
             or not answer.url.startswith(("https://", "http://"))):
-        problems["url"] = "the link (http or https) where the copy can be fetched"
+        problems["url"] = N_("the link (http or https) where the copy can be fetched")
     if answer.kind is LenderAnswer.CONDITIONAL and not answer.condition:
-        problems["condition"] = "what the lender asks before it supplies"
+        problems["condition"] = N_("what the lender asks before it supplies")
     if answer.condition is not None and len(answer.condition) > MAX_REASON:
-        problems["condition"] = f"at most {MAX_REASON} characters"
+        problems["condition"] = N_("at most {limit} characters", limit=MAX_REASON)
     if answer.cost is not None and (not answer.cost.is_finite() or answer.cost < 0):
-        problems["cost"] = "an amount such as 12.50"
+        problems["cost"] = N_("an amount such as 12.50")
     if problems:
         raise ValidationFailed(problems)
     return answer
@@ -125,7 +126,7 @@ def _due_date(raw: Mapping[str, Any], problems: dict[str, str]) -> date | None:
     try:
         return date.fromisoformat(str(raw["due_date"]))
     except ValueError:
-        problems["due_date"] = "a date such as 2026-12-24"
+        problems["due_date"] = N_("a date such as 2026-12-24")
         return None
 
 
@@ -136,12 +137,13 @@ def answer_from_input(raw: Mapping[str, Any]) -> Answer:
     problems: dict[str, str] = {}
     kind_value = raw.get("answer")
     if kind_value not in {k.value for k in LenderAnswer}:
-        raise ValidationFailed({"answer": "one of " + ", ".join(k.value for k in LenderAnswer)})
+        raise ValidationFailed({"answer": N_("one of {choices}", choices=", ".join(
+            k.value for k in LenderAnswer))})
     texts: dict[str, str | None] = {}
     for name in ("reason", "url", "condition"):
         value = raw.get(name)
         if value is not None and not isinstance(value, str):
-            problems[name] = "text"
+            problems[name] = N_("text")
         texts[name] = value.strip() or None if isinstance(value, str) else None
     due = _due_date(raw, problems)
     cost: Decimal | None = None
@@ -149,12 +151,12 @@ def answer_from_input(raw: Mapping[str, Any]) -> Answer:
         try:
             cost = Decimal(str(raw["cost"]).replace(",", "."))
         except InvalidOperation:
-            problems["cost"] = "an amount such as 12.50"
+            problems["cost"] = N_("an amount such as 12.50")
     granted = raw.get("granted", True)
     if isinstance(granted, str):
         granted = granted.lower() in ("yes", "true", "1", "on")
     if not isinstance(granted, bool):
-        problems["granted"] = "true or false"
+        problems["granted"] = N_("true or false")
         granted = True
     if problems:
         raise ValidationFailed(problems)
@@ -203,12 +205,13 @@ def step_from_input(raw: Mapping[str, Any]) -> Step:
     problems: dict[str, str] = {}
     kind_value = raw.get("step")
     if kind_value not in {k.value for k in BorrowerStep}:
-        problems["step"] = "one of " + ", ".join(k.value for k in BorrowerStep)
+        problems["step"] = N_("one of {choices}",
+                              choices=", ".join(k.value for k in BorrowerStep))
     note = raw.get("note")
     if note is not None and not isinstance(note, str):
-        problems["note"] = "text"
+        problems["note"] = N_("text")
     elif isinstance(note, str) and len(note) > MAX_REASON:
-        problems["note"] = f"at most {MAX_REASON} characters"
+        problems["note"] = N_("at most {limit} characters", limit=MAX_REASON)
     due = _due_date(raw, problems)
     if problems:
         raise ValidationFailed(problems)

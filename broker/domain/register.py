@@ -13,6 +13,8 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from broker.domain.messages import N_
+
 
 @dataclass(frozen=True, slots=True)
 class Borrower:
@@ -70,7 +72,7 @@ def compare(borrower: Borrower, entry: RegisterEntry | None) -> BorrowerCheck:
     """Match, or mismatch with the fields that differ, or not found."""
     if entry is None:
         return BorrowerCheck(Outcome.NOT_FOUND, ("card_number",),
-                             detail="the home library's register has no such card number")
+                             detail=N_("the home library's register has no such card number"))
     differing = []
     if entry.card_number.strip().casefold() != borrower.card_number.strip().casefold():
         differing.append("card_number")
@@ -82,8 +84,8 @@ def compare(borrower: Borrower, entry: RegisterEntry | None) -> BorrowerCheck:
         differing.append("birth_date")
     if differing:
         return BorrowerCheck(Outcome.MISMATCH, tuple(differing), entry,
-                             "the account does not match the home library's register: "
-                             + ", ".join(differing))
+                             N_("the account does not match the home library's register: "
+                                "{fields}", fields=", ".join(differing)))
     return BorrowerCheck(Outcome.MATCH, (), entry)
 
 
@@ -102,12 +104,12 @@ class Restriction(StrEnum):
 
 
 _ADVICE = {
-    Restriction.FEE_UNPAID: "pay the membership fee at your library or online",
-    Restriction.STATEMENT_UNSIGNED: "visit your library to sign the membership statement in "
-                                    "person",
-    Restriction.BLOCKED: "contact your library: your membership is blocked",
-    Restriction.EXPIRED: "renew your membership at your library",
-    Restriction.FINES: "pay your outstanding fines at your library",
+    Restriction.FEE_UNPAID: N_("pay the membership fee at your library or online"),
+    Restriction.STATEMENT_UNSIGNED: N_("visit your library to sign the membership statement "
+                                       "in person"),
+    Restriction.BLOCKED: N_("contact your library: your membership is blocked"),
+    Restriction.EXPIRED: N_("renew your membership at your library"),
+    Restriction.FINES: N_("pay your outstanding fines at your library"),
 }
 
 

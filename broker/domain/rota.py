@@ -20,6 +20,7 @@ from types import MappingProxyType
 from broker.domain.consortium import Consortium
 from broker.domain.fees import Estimate
 from broker.domain.holdings import Holding, ItemStatus, MaterialType
+from broker.domain.messages import N_, joined
 from broker.domain.states import Service
 
 
@@ -81,9 +82,9 @@ _PRIOR_FILLED, _PRIOR_ASKED = 1, 2
 _NO_DUE_DATE = date.max.toordinal() + 1
 
 _PLURAL = MappingProxyType({
-    MaterialType.BOOK: "books", MaterialType.JOURNAL: "journals",
-    MaterialType.AV: "audiovisual material", MaterialType.SCORE: "scores",
-    MaterialType.MAP: "maps", MaterialType.OTHER: "this kind of material",
+    MaterialType.BOOK: N_("books"), MaterialType.JOURNAL: N_("journals"),
+    MaterialType.AV: N_("audiovisual material"), MaterialType.SCORE: N_("scores"),
+    MaterialType.MAP: N_("maps"), MaterialType.OTHER: N_("this kind of material"),
 })
 
 
@@ -172,12 +173,14 @@ class _Rule:
 
 def _region_says(lender: _Lender) -> str:
     if lender.same_region:
-        return "same region, free" if lender.free else "same region"
-    return "another region"
+        return N_("same region, free") if lender.free else N_("same region")
+    return N_("another region")
 
 
 def _cost_says(lender: _Lender) -> str:
-    return "no fee" if not lender.total else f"costs {lender.total} {lender.currency}"
+    return N_("no fee") if not lender.total else N_("costs {amount} {currency}",
+                                                    amount=lender.total,
+                                                    currency=lender.currency)
 
 
 def _availability_key(lender: _Lender) -> int:
@@ -188,9 +191,9 @@ def _availability_key(lender: _Lender) -> int:
 
 def _availability_says(lender: _Lender) -> str:
     if lender.available_now:
-        return "available now"
-    return f"on loan, due back {lender.due.isoformat()}" if lender.due else (
-        "on loan, due date unknown")
+        return N_("available now")
+    return N_("on loan, due back {due_date}", due_date=lender.due.isoformat()) \
+        if lender.due else N_("on loan, due date unknown")
 
 
 def _balance_key(lender: _Lender) -> int:
@@ -200,13 +203,13 @@ def _balance_key(lender: _Lender) -> int:
 
 def _balance_says(lender: _Lender) -> str:
     if lender.stats is None:
-        return "no lending history"
+        return N_("no lending history")
     balance = lender.stats.lent - lender.stats.borrowed
     if balance > 0:
-        return f"lends {balance} more than it borrows"
+        return N_("lends {count} more than it borrows", count=balance)
     if balance < 0:
-        return f"borrows {-balance} more than it lends"
-    return "lends as much as it borrows"
+        return N_("borrows {count} more than it lends", count=-balance)
+    return N_("lends as much as it borrows")
 
 
 def _fill_key(lender: _Lender) -> float:
@@ -216,28 +219,29 @@ def _fill_key(lender: _Lender) -> float:
 
 def _fill_says(lender: _Lender) -> str:
     if lender.stats is None or not lender.stats.asked:
-        return "no fill history"
-    return f"filled {lender.stats.filled} of {lender.stats.asked} requests"
+        return N_("no fill history")
+    return N_("filled {filled} of {asked} requests", filled=lender.stats.filled,
+              asked=lender.stats.asked)
 
 
 def _turnaround_says(lender: _Lender) -> str:
     if lender.hours is None:
-        return "no turnaround history"
-    return f"median turnaround {lender.hours:g} h"
+        return N_("no turnaround history")
+    return N_("median turnaround {hours} h", hours=f"{lender.hours:g}")
 
 
 CRITERIA: Mapping[Criterion, _Rule] = MappingProxyType({
-    Criterion.SAME_REGION: _Rule("region", lambda x: not x.same_region, _region_says),
-    Criterion.COST: _Rule("cost", lambda x: x.total, _cost_says),
-    Criterion.AVAILABILITY: _Rule("availability", _availability_key, _availability_says),
-    Criterion.LENDING_BALANCE: _Rule("lending balance", _balance_key, _balance_says),
-    Criterion.FILL_RATE: _Rule("fill rate", _fill_key, _fill_says),
-    Criterion.TURNAROUND: _Rule("turnaround", lambda x: x.turnaround, _turnaround_says),
+    Criterion.SAME_REGION: _Rule(N_("region"), lambda x: not x.same_region, _region_says),
+    Criterion.COST: _Rule(N_("cost"), lambda x: x.total, _cost_says),
+    Criterion.AVAILABILITY: _Rule(N_("availability"), _availability_key, _availability_says),
+    Criterion.LENDING_BALANCE: _Rule(N_("lending balance"), _balance_key, _balance_says),
+    Criterion.FILL_RATE: _Rule(N_("fill rate"), _fill_key, _fill_says),
+    Criterion.TURNAROUND: _Rule(N_("turnaround"), lambda x: x.turnaround, _turnaround_says),
 })
 _LAST_RESORT, _LIBRARY_CODE = "last-resort", "library-code"
 _LABELS = MappingProxyType({
-    _LAST_RESORT: "being a lender of last resort",
-    _LIBRARY_CODE: "library code, a tie on everything else",
+    _LAST_RESORT: N_("being a lender of last resort"),
+    _LIBRARY_CODE: N_("library code, a tie on everything else"),
     **{str(c): rule.label for c, rule in CRITERIA.items()},
 })
 
@@ -290,16 +294,17 @@ def build_rota(consortium: Consortium, *, borrower: str, material: MaterialType,
         library = consortium.libraries.get(code)
         if code == borrower:
             skipped.append(RotaEntry(code, RotaCode.HOME_LIBRARY,
-                                     "the patron's home library: a title it holds is "
-                                     "reserved there, not borrowed"))
+                                     N_("the patron's home library: a title it holds is "
+                                        "reserved there, not borrowed")))
             continue
         if library is None:
             skipped.append(RotaEntry(code, RotaCode.NOT_A_MEMBER,
-                                     "not a member library of the consortium"))
+                                     N_("not a member library of the consortium")))
             continue
         if not exempt and material not in library.policy.lends:
             skipped.append(RotaEntry(code, RotaCode.DOES_NOT_LEND_MATERIAL,
-                                     f"does not lend {_PLURAL[material]}"))
+                                     N_("does not lend {material}",
+                                        material=_PLURAL[material])))
             continue
         usable = [h for h in holdings if h.status in usable_statuses]
         if not usable:
@@ -307,17 +312,17 @@ def build_rota(consortium: Consortium, *, borrower: str, material: MaterialType,
             # say so, even if the library's other copies are lost.
             if any(h.status is ItemStatus.READING_ROOM for h in holdings):
                 skipped.append(RotaEntry(code, RotaCode.READING_ROOM_ONLY,
-                                         "its copies are for the reading room only"))
+                                         N_("its copies are for the reading room only")))
             else:
                 statuses = sorted({str(h.status).replace("_", " ") for h in holdings})
-                why = ", ".join(statuses) if statuses else "none listed"
-                skipped.append(RotaEntry(code, RotaCode.NO_LENDABLE_COPY,
-                                         f"no copy it can lend ({why})"))
+                skipped.append(RotaEntry(code, RotaCode.NO_LENDABLE_COPY, N_(
+                    "no copy it can lend ({statuses})", statuses=", ".join(statuses))
+                    if statuses else N_("no copy it can lend (none listed)")))
             continue
         available_now = any(h.status in ON_SHELF for h in usable)
         due = min((h.due_date for h in usable if h.due_date is not None), default=None)
         if code in closed:
-            skipped.append(RotaEntry(code, RotaCode.CLOSED_TODAY, "closed today",
+            skipped.append(RotaEntry(code, RotaCode.CLOSED_TODAY, N_("closed today"),
                                      available_now=available_now))
             continue
         priced = estimate(code)
@@ -325,8 +330,8 @@ def build_rota(consortium: Consortium, *, borrower: str, material: MaterialType,
         if max_cost is not None and total > max_cost:
             skipped.append(RotaEntry(
                 code, RotaCode.OVER_COST_LIMIT,
-                f"estimated {total} {priced.currency}, above the patron's limit "
-                f"of {max_cost} {priced.currency}",
+                N_("estimated {amount} {currency}, above the patron's limit of {limit} "
+                   "{currency}", amount=total, limit=max_cost, currency=priced.currency),
                 estimate_total=total, available_now=available_now))
             continue
         same_region = library.region == home_region
@@ -352,12 +357,13 @@ def build_rota(consortium: Consortium, *, borrower: str, material: MaterialType,
     for key, x in keyed:
         says = [rule.says(x) for rule in rules]
         if x.last_resort:
-            says.insert(0, "lender of last resort, asked after the others")
+            says.insert(0, N_("lender of last resort, asked after the others"))
         decided_by = None
         if previous is not None:
             decided_by = next(n for n, a, b in zip(names, previous, key, strict=True) if a != b)
-            says.append(f"after {entries[-1].library} by {_LABELS[decided_by]}")
-        entries.append(RotaEntry(x.code, RotaCode.CHOSEN, "; ".join(says), rank_key=key,
+            says.append(N_("after {library} by {criterion}", library=entries[-1].library,
+                           criterion=_LABELS[decided_by]))
+        entries.append(RotaEntry(x.code, RotaCode.CHOSEN, joined(says), rank_key=key,
                                  estimate_total=x.total, available_now=x.available_now,
                                  decided_by=decided_by))
         previous = key
@@ -382,24 +388,26 @@ def topic_rota(consortium: Consortium, *, borrower: str, max_cost: Decimal | Non
             continue
         if code == borrower:
             skipped.append(RotaEntry(code, RotaCode.HOME_LIBRARY,
-                                     "the patron's home library: ask its own staff"))
+                                     N_("the patron's home library: ask its own staff")))
             continue
         if code in closed:
-            skipped.append(RotaEntry(code, RotaCode.CLOSED_TODAY, "closed today"))
+            skipped.append(RotaEntry(code, RotaCode.CLOSED_TODAY, N_("closed today")))
             continue
         priced = estimate(code)
         if max_cost is not None and priced.total > max_cost:
             skipped.append(RotaEntry(
                 code, RotaCode.OVER_COST_LIMIT,
-                f"estimated {priced.total} {priced.currency}, above the patron's limit "
-                f"of {max_cost} {priced.currency}", estimate_total=priced.total))
+                N_("estimated {amount} {currency}, above the patron's limit of {limit} "
+                   "{currency}", amount=priced.total, limit=max_cost,
+                   currency=priced.currency), estimate_total=priced.total))
             continue
         same_region = library.region == home_region
         key = (not same_region, priced.total, code)
-        says = ["takes topic requests (lender of last resort)",
-                "in the patron's region" if same_region else "in another region",
-                f"estimated {priced.total} {priced.currency}"]
-        chosen.append((key, RotaEntry(code, RotaCode.CHOSEN, "; ".join(says), rank_key=key,
+        says = [N_("takes topic requests (lender of last resort)"),
+                N_("in the patron's region") if same_region else N_("in another region"),
+                N_("estimated {amount} {currency}", amount=priced.total,
+                   currency=priced.currency)]
+        chosen.append((key, RotaEntry(code, RotaCode.CHOSEN, joined(says), rank_key=key,
                                       estimate_total=priced.total)))
     chosen.sort(key=lambda pair: pair[0])
     return Rota(tuple(entry for _, entry in chosen), tuple(skipped),

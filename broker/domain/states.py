@@ -7,11 +7,13 @@ lifecycle can be read (and tested) row by row instead of being spread over ifs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
 from broker.domain.errors import IllegalTransition
+from broker.domain.messages import N_
 
 
 class Service(StrEnum):
@@ -46,6 +48,19 @@ class State(StrEnum):
 
 
 TERMINAL = frozenset({State.COMPLETED, State.UNFILLED, State.CANCELLED, State.REJECTED})
+# Each state in words, for the staff and coordinators who see every one of them (the
+# patron's pages have their own, plainer words); marked N_, so a page translates it.
+STATE_NAMES: Mapping[State, str] = MappingProxyType({
+    State.NEW: N_("new"), State.VALIDATING: N_("validating"), State.ROUTING: N_("routing"),
+    State.SENT: N_("sent"), State.CONDITIONAL: N_("conditional"),
+    State.WILL_SUPPLY: N_("will supply"), State.SHIPPED: N_("shipped"),
+    State.RECEIVED: N_("received"), State.AWAITING_PICKUP: N_("awaiting pickup"),
+    State.ON_LOAN: N_("on loan"), State.RENEWAL_PENDING: N_("renewal pending"),
+    State.OVERDUE: N_("overdue"), State.RECALLED: N_("recalled"),
+    State.RETURNED: N_("returned"), State.COMPLETED: N_("completed"),
+    State.COPY_DELIVERED: N_("copy delivered"), State.UNFILLED: N_("unfilled"),
+    State.CANCELLED: N_("cancelled"), State.REJECTED: N_("rejected"),
+})
 
 
 class Event(StrEnum):

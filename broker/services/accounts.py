@@ -32,6 +32,7 @@ from broker.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from broker.domain.messages import N_
 from broker.services.passwords import hash_password, verify_password
 from broker.store.accounts import AccountStore, new_token
 from broker.store.keys import Keys, account_shard
@@ -78,8 +79,8 @@ class Accounts:
         """A patron registers themselves; the account waits for the e-mailed link."""
         registration = check_registration(raw, self.consortium, self.today())
         if registration.card_number is None:
-            raise ValidationFailed({"card_number": "required: the number on your library "
-                                    "card"})
+            raise ValidationFailed({"card_number": N_("required: the number on your "
+                                                       "library card")})
         return await self._create(registration, at_desk=False)
 
     async def register_at_desk(self, raw: Mapping[str, Any], staff: Account) -> Account:
@@ -123,8 +124,8 @@ class Accounts:
             # A registration never confirmed in time is gone: the person may register again.
             if not await self.store.purge(existing, now):
                 break
-        raise EmailTaken("an account with this e-mail address exists already; log in, or "
-                         "ask for a new password", errors={"email": "already registered"})
+        raise EmailTaken(N_("an account with this e-mail address exists already; log in, or "
+                            "ask for a new password"), errors={"email": "already registered"})
 
     async def add_staff(self, email: str, given_name: str, surname: str, role: Role,
                         library: str | None, password: str) -> Account:
@@ -155,13 +156,13 @@ class Accounts:
     async def activate(self, token: str, password: str | None = None) -> Account:
         account_id = await self.store.take_token("activate", token)
         if account_id is None:
-            raise InvalidToken("this activation link is not valid: it was used already or "
-                               "is older than 24 hours; register again")
+            raise InvalidToken(N_("this activation link is not valid: it was used already or "
+                                  "is older than 24 hours; register again"))
         try:
             account = await self.store.get(account_id)
         except NotFound:
-            raise InvalidToken("this activation link is not valid any more: the "
-                               "registration was not confirmed in time; register again") \
+            raise InvalidToken(N_("this activation link is not valid any more: the "
+                                  "registration was not confirmed in time; register again")) \
                 from None
         password_hash = None
         if await self.store.password_hash(account_id) is None:
@@ -174,7 +175,7 @@ class Accounts:
             assert password is not None
             password_hash = await hash_password(password)
         if not await self.store.activate(account_id, self.clock(), password_hash):
-            raise InvalidToken("this activation link is not valid any more; register again")
+            raise InvalidToken(N_("this activation link is not valid any more; register again"))
         return await self.store.get(account_id)
 
     async def _throttled(self, kind: str, who: str, limit: int) -> bool:
@@ -192,20 +193,22 @@ class Accounts:
         try:
             address_key = normalize_email(email).casefold()
         except ValueError:
-            raise ValidationFailed({"email": "a valid e-mail address is required"}) from None
+            raise ValidationFailed({"email": N_("a valid e-mail address is required")}) from None
         if not isinstance(password, str) or not password:
-            raise ValidationFailed({"password": "required"})
+            raise ValidationFailed({"password": N_("required")})
         if await self._throttled("login-account", address_key, LOGIN_TRIES_ACCOUNT) or \
                 await self._throttled("login-address", address, LOGIN_TRIES_ADDRESS):
-            raise RateLimited("too many failed logins; wait 15 minutes or reset your password")
+            raise RateLimited(N_("too many failed logins; wait 15 minutes or reset your "
+                                  "password"))
         account = await self.store.find(address_key)
         stored = await self.store.password_hash(account.id) if account else None
         if not await verify_password(stored, password) or account is None:
             await self._failed("login-account", address_key)
             await self._failed("login-address", address)
-            raise Unauthenticated("wrong e-mail address or password")
+            raise Unauthenticated(N_("wrong e-mail address or password"))
         if account.status is not AccountStatus.ACTIVE:
-            raise Unauthenticated("activate your account first with the link we e-mailed you")
+            raise Unauthenticated(N_("activate your account first with the link we e-mailed "
+                                     "you"))
         return account
 
     async def request_reset(self, email: object) -> None:
@@ -213,7 +216,7 @@ class Accounts:
         try:
             account = await self.store.find(normalize_email(email))
         except ValueError:
-            raise ValidationFailed({"email": "a valid e-mail address is required"}) from None
+            raise ValidationFailed({"email": N_("a valid e-mail address is required")}) from None
         if account is None or account.status is not AccountStatus.ACTIVE:
             return
         def mail(token: str) -> OutboxJob:
@@ -228,8 +231,8 @@ class Accounts:
     async def reset(self, token: str, password: object) -> Account:
         account_id = await self.store.take_token("reset", token)
         if account_id is None:
-            raise InvalidToken("this link is not valid: it was used already or is older "
-                               "than an hour; ask for a new one")
+            raise InvalidToken(N_("this link is not valid: it was used already or is older "
+                                  "than an hour; ask for a new one"))
         account = await self.store.get(account_id)
         policy = self.consortium.libraries[account.library or ""].policy \
             if account.library in self.consortium.libraries else None
@@ -291,8 +294,8 @@ class Accounts:
         requests = [await self.requests.get(rid) for rid in ids]
         open_ones = [r.id for r in requests if not r.state.terminal]
         if open_ones:
-            raise Conflict("requests in progress must end (or be cancelled) before the "
-                           "account can be deleted", requests=open_ones)
+            raise Conflict(N_("requests in progress must end (or be cancelled) before the "
+                              "account can be deleted"), requests=open_ones)
         for request in requests:
             await self.requests.anonymise(request)
         await self.store.delete(account)

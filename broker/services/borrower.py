@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from broker.domain.accounts import Account
 from broker.domain.consortium import Consortium
 from broker.domain.errors import BorrowerMismatch, MembershipRestricted, Unavailable
+from broker.domain.messages import N_
 from broker.domain.register import (
     Borrower,
     BorrowerCheck,
@@ -116,8 +117,8 @@ class BorrowerChecks:
         """The eligibility, or the refusal the patron can act on."""
         found = await self.check(account)
         if found.check.outcome is Outcome.UNREACHABLE:
-            raise Unavailable("your library's register does not answer just now; try again "
-                              "in a few minutes")
+            raise Unavailable(N_("your library's register does not answer just now; try "
+                                 "again in a few minutes"))
         refuse(found, service)
         return found
 
@@ -131,11 +132,11 @@ def refuse(found: Eligibility, service: Service) -> None:
                                fields=list(found.check.differing))
     if found.restrictions:
         raise MembershipRestricted(
-            "your membership is not complete: "
-            + "; ".join(r.advice for r in found.restrictions),
+            N_("your membership is not complete: {advice}",
+               advice="; ".join(r.advice for r in found.restrictions)),
             reasons=[r.value for r in found.restrictions])
     if found.digital_only and service is Service.LOAN:
         raise MembershipRestricted(
-            "an e-book subscription can ask for electronic copies, not for loans of "
-            "physical items; ask your library about a full membership",
+            N_("an e-book subscription can ask for electronic copies, not for loans of "
+               "physical items; ask your library about a full membership"),
             reasons=["digital_only"])

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from broker.domain.errors import Forbidden, IllegalTransition, ValidationFailed
 from broker.domain.lifecycle import Answer, LenderAnswer, answers_in
+from broker.domain.messages import N_
 from broker.domain.request import Request
 from broker.domain.states import Event
 from broker.services.lending import Lending
@@ -83,18 +84,19 @@ class Copies:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > MAX_COPY:
-                        raise ValidationFailed({"file": "at most 20 MB"})
+                        raise ValidationFailed({"file": N_("at most 20 MB")})
                     if kind is None:
                         head += chunk
                         if len(head) >= 8:
                             kind = sniff(head)
                             if kind is None:
-                                raise ValidationFailed({"file": "a PDF, JPEG, PNG or TIFF file"})
+                                raise ValidationFailed(
+                                    {"file": N_("a PDF, JPEG, PNG or TIFF file")})
                     out.write(chunk)
             if kind is None:
                 kind = sniff(head)
             if size == 0 or kind is None:
-                raise ValidationFailed({"file": "a PDF, JPEG, PNG or TIFF file"})
+                raise ValidationFailed({"file": N_("a PDF, JPEG, PNG or TIFF file")})
             target = folder / safe_name(filename, kind[1])
             if target.exists():
                 target = target.with_name(f"{target.stem}-{secrets.token_hex(3)}{target.suffix}")

@@ -32,6 +32,7 @@ from broker.domain.intake import (
     duplicate_probes,
     local_copies,
 )
+from broker.domain.messages import N_, as_data
 from broker.domain.request import Request
 from broker.domain.rota import Candidate, Rota, RotaCode, build_rota, topic_rota
 from broker.domain.search import SearchQuery, TitleHit
@@ -64,7 +65,10 @@ def estimate_json(found: Estimate) -> str:
 
 def rota_json(rota: Rota) -> str:
     def entry(e: Any) -> dict[str, Any]:
+        # "says" keeps the reason's message id and values, so a page can write it in
+        # its reader's language; "reason" is the English.
         return {"library": e.library, "code": e.code.value, "reason": e.reason,
+                "says": as_data(e.reason),
                 "estimate": str(e.estimate_total) if e.estimate_total is not None else None,
                 "available_now": e.available_now}
 
@@ -140,8 +144,9 @@ class Intake:
     def _checked(self, account: Account, raw: Mapping[str, Any]) -> RequestInput:
         home = self.consortium.libraries[account.library or ""]
         if not home.policy.accepts_patron_requests:
-            raise NotAcceptingRequests(f"{home.name} does not take interlibrary loan "
-                                       "requests from patrons; ask at the desk")
+            raise NotAcceptingRequests(N_("{library} does not take interlibrary loan "
+                                          "requests from patrons; ask at the desk",
+                                          library=home.name))
         return check_request_input(raw, home)
 
     async def _earlier(self, key: str) -> Request | None:
@@ -172,8 +177,8 @@ class Intake:
         found = await search(query, self.consortium, self.index, self.live, 5, indexed)
         hit = found.titles[0] if found.titles else None
         if hit is None:
-            raise NoLender("no member library's catalog has this title; check the title or "
-                           "ask your library for help")
+            raise NoLender(N_("no member library's catalog has this title; check the title "
+                              "or ask your library for help"))
         if mine := local_copies(self.consortium, home.code, hit.holdings):
             where = sorted({h.branch or home.code for h in mine})
             calls = sorted({h.call_number for h in mine if h.call_number})
@@ -224,11 +229,12 @@ class Intake:
     @staticmethod
     def _check_open_requests(count: int, duplicate: str | None, limit: int) -> None:
         if count >= limit:
-            raise TooManyOpenRequests(f"you have {count} open requests, your "
-                                      f"library's limit; wait until one ends")
+            raise TooManyOpenRequests(N_("you have {count} open requests, your "
+                                         "library's limit; wait until one ends",
+                                         count=count))
         if duplicate is not None:
-            raise DuplicateRequest(f"request {duplicate} for this title is still open",
-                                   request=duplicate)
+            raise DuplicateRequest(N_("request {request} for this title is still open",
+                                      request=duplicate), request=duplicate)
 
     def _rota(self, home: str, checked: RequestInput, hit: TitleHit) -> Rota:
         price = self._price(home, checked)
@@ -276,14 +282,14 @@ class Intake:
                                 "you will pay; raise your limit or reserve it elsewhere",
                                 cheapest=str(cheapest))
         if codes == {RotaCode.READING_ROOM_ONLY}:
-            raise ReadingRoomOnly("every other library keeps this title for its reading "
-                                  "room only; you can read it there",
+            raise ReadingRoomOnly(N_("every other library keeps this title for its reading "
+                                     "room only; you can read it there"),
                                   libraries=[e.library for e in rota.skipped
                                              if e.code is RotaCode.READING_ROOM_ONLY])
         if topic:
-            raise NoLender("no other member library takes topic requests; ask your own "
-                           "library's staff to help you find books on the subject")
-        raise NoLender("no other member library can lend this title now")
+            raise NoLender(N_("no other member library takes topic requests; ask your own "
+                              "library's staff to help you find books on the subject"))
+        raise NoLender(N_("no other member library can lend this title now"))
 
 
 def receipt_text(request: Request, home_name: str, fee: Estimate,

@@ -39,6 +39,7 @@ from broker.domain.lifecycle import (
     LenderAnswer,
     check_answer,
 )
+from broker.domain.messages import N_
 from broker.domain.request import Request
 from broker.domain.states import Event, State, transition
 from broker.services.notices import Notice, patron_notice
@@ -152,9 +153,9 @@ class Lending:
         request = await self.requests.get(request_id)
         self._check_borrower(request, step, library, patron)
         if note is not None and len(note) > 500:
-            raise ValidationFailed({"note": "at most 500 characters"})
+            raise ValidationFailed({"note": N_("at most {limit} characters", limit=500)})
         if step is BorrowerStep.RENEW and request.state not in RENEWABLE:
-            raise Conflict("a loan is renewed while it is on loan and not overdue")
+            raise Conflict(N_("a loan is renewed while it is on loan and not overdue"))
         event = BORROWER_EVENTS[step]
         if step is BorrowerStep.RECEIVED and request.from_partner:
             event = Event.PARTNER_RECEIVED

@@ -12,6 +12,7 @@ from typing import Protocol
 from broker.domain.consortium import Consortium
 from broker.domain.errors import ValidationFailed
 from broker.domain.holdings import BibRecord
+from broker.domain.messages import N_
 from broker.domain.search import Answer, CatalogAnswer, Found, SearchQuery, TitleHit, merge
 from broker.store.holdings import IndexEntry, UnionIndex
 from broker.store.reads import Pending
@@ -53,7 +54,7 @@ def query_words(query: SearchQuery) -> list[str]:
     text = " ".join(t for t in (query.text, query.title, query.author) if t)
     words = list(dict.fromkeys(w for w in fold(text).split() if len(w) > 1))
     if len(words) > MAX_WORDS:
-        raise ValidationFailed({"q": f"at most {MAX_WORDS} words"})
+        raise ValidationFailed({"q": N_("at most {count} words", count=MAX_WORDS)})
     return words
 
 

@@ -30,18 +30,23 @@ from broker.domain.figures import (
     listing,
     page_of,
 )
-from broker.domain.states import Service, State
+from broker.domain.messages import N_
+from broker.domain.states import STATE_NAMES, Service, State
 from broker.services.figures import Dashboard, Snapshot
 from broker.web import appkeys
 from broker.web.auth import require
 from broker.web.csv_export import Cell, csv_response
-from broker.web.languages import _
+from broker.web.languages import _, format_number, format_percent, said, say, translated
 from broker.web.pages import account_with_role, render
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_DAYS = 3650
+# The filters' names, for the list of what is wrong with them.
+FILTER_LABELS = {"state": N_("State"), "library": N_("Library (borrowing or lending)"),
+                 "older_than_days": N_("Older than (days)"), "page": N_("Page"),
+                 "per_page": N_("Requests per page")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,7 @@ def _number(query: Mapping[str, str], name: str, default: int | None, low: int, 
     if not raw:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        problems[name] = f"a whole number from {low} to {high}"
+        problems[name] = N_("a whole number from {low} to {high}", low=low, high=high)
         return default
     return int(raw)
 
@@ -71,10 +76,11 @@ def parse_query(query: Mapping[str, str], consortium: Consortium) -> Query:
         try:
             state = State(state_text)
         except ValueError:
-            problems["state"] = "one of: " + ", ".join(s.value for s in State)
+            problems["state"] = N_("one of: {choices}",
+                                   choices=", ".join(s.value for s in State))
     library = query.get("library", "").strip() or None
     if library is not None and library not in consortium.libraries:
-        problems["library"] = "the code of a member library"
+        problems["library"] = N_("the code of a member library")
     days = _number(query, "older_than_days", None, 0, MAX_DAYS, problems)
     page = _number(query, "page", 1, 1, 1_000_000, problems)
     per_page = _number(query, "per_page", PER_PAGE, 1, MAX_PER_PAGE, problems)
@@ -157,7 +163,7 @@ async def _coordinator(request: web.Request) -> Account | web.Response:
 
 
 def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
+    return "–" if value is None else format_percent(value)
 
 
 def _figures_view(figures: list[LibraryFigures], consortium: Consortium) -> list[dict[str, Any]]:
@@ -165,7 +171,7 @@ def _figures_view(figures: list[LibraryFigures], consortium: Consortium) -> list
              "received": f.received, "lent": f.lent, "borrowed": f.borrowed,
              "fill_rate": _percent(f.fill_rate),
              "turnaround": "–" if f.median_turnaround_hours is None
-             else f"{f.median_turnaround_hours:g} h",
+             else _("{hours} h").format(hours=format_number(f.median_turnaround_hours)),
              "net": f"{f.net_balance:+d}" if f.net_balance else "0",
              "owed_to": f.fees_owed_to, "owing": f.fees_owing, "fees_net": f.fees_net}
             for f in figures]
@@ -174,12 +180,12 @@ def _figures_view(figures: list[LibraryFigures], consortium: Consortium) -> list
 def _row_view(item: Listed, consortium: Consortium, snapshot: Snapshot) -> dict[str, Any]:
     r = item.request
     return {"id": r.id, "service": _("Copy") if r.service is Service.COPY else _("Loan"),
-            "state": r.state.value.replace("_", " "),
+            "state": _(STATE_NAMES[r.state]),
             "home": consortium.place_name(r.home_library),
             "lender": consortium.place_name(r.lender) if r.lender else "–",
             "title": r.item.title, "created": r.created_at, "updated": r.updated_at,
-            "age": age_text(snapshot.at - r.created_at),
-            "quiet": age_text(snapshot.at - r.updated_at),
+            "age": say(age_text(snapshot.at - r.created_at)),
+            "quiet": say(age_text(snapshot.at - r.updated_at)),
             "attention": item.attention}
 
 
@@ -204,11 +210,11 @@ async def dashboard_page(request: web.Request) -> web.Response:
         return "/coordinator?" + urlencode({**params, "page": number})
 
     return render(request, "coordinator.html", {
-        "errors": errors, "at": snapshot.at,
+        "errors": said(errors), "labels": translated(FILTER_LABELS), "at": snapshot.at,
         "values": {"state": request.query.get("state", ""),
                    "library": request.query.get("library", ""),
                    "older_than_days": request.query.get("older_than_days", "")},
-        "states": [s.value for s in State],
+        "states": [(s.value, _(STATE_NAMES[s])) for s in State],
         "libraries": sorted(((c, lib.name) for c, lib in consortium.libraries.items()),
                             key=lambda x: x[1]),
         "rows": [_row_view(x, consortium, snapshot) for x in found.items],

@@ -9,7 +9,7 @@ while the jinja environment, shared by all, holds one set of callables that read
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +21,8 @@ from babel import dates, numbers
 from babel.core import negotiate_locale
 
 from broker.domain.accounts import MAIL_LANGUAGES, Account
+from broker.domain.holdings import MATERIAL_WORDS
+from broker.domain.messages import Text
 from broker.services.translations import FALLBACK, translator
 
 LANGUAGES = MAIL_LANGUAGES
@@ -97,6 +99,36 @@ def translated(words: Mapping[K, str]) -> dict[K, str]:
     return {key: gettext(text) for key, text in words.items()}
 
 
+def say(text: object) -> Any:
+    """A message of the core (a ``Text``) in the current request's language, its values
+    (themselves translated when they are ``Text``) filled in again; anything else, such
+    as data, as it is."""
+    if not isinstance(text, Text):
+        return text
+    words = gettext(text.msgid)
+    if not text.values:
+        return words
+    values = {name: say(value) for name, value in text.values.items()}
+    try:
+        return words.format(**values)
+    except (KeyError, IndexError, ValueError):
+        # A catalog whose placeholders went wrong: the English is better than nothing.
+        return text.msgid.format(**values)
+
+
+def said(problems: Mapping[K, str]) -> dict[K, str]:
+    """A refusal's ``{field: problem}`` in the current request's language."""
+    return {key: say(text) for key, text in problems.items()}
+
+
+def materials(codes: Iterable[str]) -> str:
+    """What a library lends ("book", "journal") as words of the page's language, in
+    the vocabulary's order: "books, journals and magazines"."""
+    given = set(codes)
+    return ", ".join(gettext(words) for kind, words in MATERIAL_WORDS.items()
+                     if kind in given)
+
+
 def local_path(target: str | None) -> str:
     """``target`` if it is a path of this site; else "/". Refuses scheme-relative
     ("//host"), backslash and absolute addresses, so the switcher redirects nowhere
@@ -155,6 +187,11 @@ def format_number(value: int | float | Decimal | str) -> str:
         return str(value)
 
 
+def format_percent(value: float) -> str:
+    """A share (0.75) as a whole percentage in the page's language ("75 %")."""
+    return numbers.format_percent(value, locale=_LANGUAGE.get())
+
+
 # Amounts keep the ISO code after the number ("7.00 EUR", "7,00 EUR"): the consortium's
 # members may count in different currencies, and a code is never ambiguous.
 _MONEY = "#,##0.00 \xa4\xa4"
@@ -185,7 +222,11 @@ def install(env: jinja2.Environment) -> None:
     # {% trans %} blocks are wrapped like prose; their messages are one line each.
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Whatever a page prints that the core said (a refusal, a field's problem, why a
+    # request is stuck) is written in the page's language, wherever the page prints it.
+    env.finalize = say
     env.filters.update(format_date=format_date, format_datetime=format_datetime,
-                       format_number=format_number, format_currency=format_currency,
+                       format_number=format_number, format_percent=format_percent,
+                       format_currency=format_currency, materials=materials,
                        format_amount=format_amount)
     env.globals.update(language=current, language_names=NAMES)

@@ -28,7 +28,7 @@ from broker.domain.lifecycle import (
     steps_in,
 )
 from broker.domain.request import Request
-from broker.domain.states import Service
+from broker.domain.states import STATE_NAMES, Service
 from broker.services.copies import deliver_copy
 from broker.services.translations import N_
 from broker.store.order_links import OrderLinks
@@ -111,12 +111,12 @@ async def borrowing(request: web.Request) -> web.Response:
     found = await borrowed(request.app[appkeys.STORE], staff.library or "",
                            [chosen] if chosen else WITH_LENDER)
     rows = [request_view(consortium, r, for_patron=False) | {
-        "staff_state": r.state.value.replace("_", " "),
+        "staff_state": _(STATE_NAMES[r.state]),
         "steps": [s.value for s in steps_in(r.state, r.service, LIBRARY_STEPS)]}
         for r in found]
     return render(request, "borrowing.html", {
         "rows": rows, "library": consortium.place_name(staff.library), "state": state,
-        "states": [(s.value, s.value.replace("_", " ")) for s in WITH_LENDER],
+        "states": [(s.value, _(STATE_NAMES[s])) for s in WITH_LENDER],
         "notice": step_notice(request)}, private=True)
 
 
@@ -172,7 +172,7 @@ async def _order_page(request: web.Request, order: Request, lender: str, *,
         "o": order_view(consortium, order, datetime.now(UTC)),
         "lender": consortium.place_name(lender),
         "base": f"/orders/{request.match_info['token']}", "notice": notice, "error": error,
-        "staff_state": _(STAFF_STATES.get(order.state, order.state.value.replace("_", " "))),
+        "staff_state": _(STAFF_STATES.get(order.state, STATE_NAMES[order.state])),
     }, status, private=True)
 
 

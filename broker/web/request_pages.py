@@ -45,6 +45,7 @@ from broker.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from broker.domain.fees import FeeCode
 from broker.domain.holdings import MaterialType
 from broker.domain.intake import COPY_FORMATS, MAX_NOTE
 from broker.domain.lifecycle import (
@@ -57,15 +58,17 @@ from broker.domain.lifecycle import (
     step_from_input,
     steps_in,
 )
+from broker.domain.messages import from_data
 from broker.domain.openurl import Prefill, read_openurl
+from broker.domain.register import Restriction
 from broker.domain.request import Request
-from broker.domain.states import Event, Service, State, allowed_events
+from broker.domain.states import STATE_NAMES, Event, Service, State, allowed_events
 from broker.services.copies import deliver_copy
 from broker.services.intake import Preview, estimate_json
 from broker.services.translations import N_
-from broker.web import appkeys
+from broker.web import appkeys, languages
 from broker.web.auth import current_account
-from broker.web.languages import _, format_currency, ngettext, translated
+from broker.web.languages import _, format_currency, ngettext, said, say, translated
 from broker.web.pages import (
     account_with_role,
     csrf_checked,
@@ -120,6 +123,12 @@ _BLANK = {
     "citation.part_title": N_("a copy needs the title of the article or chapter"),
     "citation.pages": N_("a copy needs its pages, such as 12-30"),
 }
+# The fee lines by their code, for a page not in English (the stored descriptions
+# are English and carry the schedule's arithmetic).
+FEE_LINES = {FeeCode.ILL_ITEM.value: N_("Interlibrary loan fee, per item"),
+             FeeCode.POSTAGE.value: N_("Postage"),
+             FeeCode.COPY_PAGES.value: N_("Copy: {pages} pages"),
+             FeeCode.COPY_MINIMUM.value: N_("Copy: the minimum price ({pages} pages cost less)")}
 # What a patron can do about each refusal, after the service's own words.
 REFUSALS = (HeldLocally, NoLender, ReadingRoomOnly, OverCostLimit, NotAcceptingRequests,
             DuplicateRequest, TooManyOpenRequests, MembershipRestricted, BorrowerMismatch,
@@ -194,12 +203,21 @@ def _now() -> datetime:
 
 
 def _sentence(text: str) -> str:
-    """The service's lower-case clause as a sentence for a page."""
-    text = text.strip()
+    """The service's lower-case clause as a sentence for a page, in its language."""
+    text = say(text).strip()
     if not text:
         return text
     text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?" else text + "."
+
+
+def _fee_line(line: Mapping[str, Any], estimate: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored fee line with its ``text``: the stored (English) description on an
+    English page, else the line's code in the page's words."""
+    words = FEE_LINES.get(str(line.get("code")))
+    if words is None or languages.current() == "en":
+        return {**line, "text": str(line.get("description", "")).capitalize()}
+    return {**line, "text": _(words).format(pages=estimate.get("pages") or "")}
 
 
 def fee_view(estimate: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -207,7 +225,9 @@ def fee_view(estimate: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not estimate:
         return None
     total = Decimal(str(estimate.get("total", "0")))
-    return {**estimate, "total_text": _("free") if total == 0
+    return {**estimate, "lines": [_fee_line(line, estimate)
+                                  for line in estimate.get("lines") or []],
+            "total_text": _("free") if total == 0
             else format_currency(total, estimate.get("currency") or "EUR")}
 
 
@@ -227,7 +247,7 @@ def request_view(consortium: Consortium, found: Request, *, for_patron: bool) ->
     view |= {
         "service_text": _("Copy") if found.service is Service.COPY else _("Loan"),
         "state_code": found.state.value,
-        "state_text": _(PLAIN_STATES.get(found.state, found.state.value.replace("_", " "))),
+        "state_text": _(PLAIN_STATES.get(found.state, STATE_NAMES[found.state])),
         "pickup_name": consortium.place_name(found.pickup_location),
         "home_name": consortium.place_name(found.home_library),
         "fee": fee_view(view.get("estimate")),
@@ -361,7 +381,15 @@ def _refusal(consortium: Consortium, exc: BrokerError) -> dict[str, Any]:
     lines = [_sentence(exc.detail)]
     links: list[tuple[str, str]] = []
     more = exc.extensions
-    if isinstance(exc, HeldLocally):
+    if isinstance(exc, MembershipRestricted) and more.get("reasons") and \
+            "digital_only" not in more["reasons"]:
+        # The service joins its advice into one English clause; the page says each
+        # piece of advice in the reader's language.
+        advice = "; ".join(say(Restriction(code).advice) for code in more["reasons"]
+                           if code in {r.value for r in Restriction})
+        lines = [_sentence(_("your membership is not complete: {advice}").format(
+            advice=advice))]
+    elif isinstance(exc, HeldLocally):
         # The service's sentence names branches by code; the patron knows their names.
         where = ", ".join(consortium.place_name(code) for code in more.get("where", []))
         calls = more.get("call_numbers") or []
@@ -441,8 +469,10 @@ async def new_request(request: web.Request, form: MultiDictProxy[Any]) -> web.St
         consortium = request.app[appkeys.CONSORTIUM]
         errors = {}
         if isinstance(exc, OverCostLimit):
-            errors["max_cost"] = (f"the cheapest library would cost {exc.extensions['cheapest']}"
-                                  f" {consortium.currency}; raise it, or leave it empty")
+            errors["max_cost"] = _("the cheapest library would cost {amount}; raise it, or "
+                                   "leave it empty").format(amount=format_currency(
+                                       exc.extensions.get("cheapest", ""),
+                                       consortium.currency))
         return _request_form(request, account, values, key=key_or_none, errors=errors,
                              refusal=_refusal(consortium, exc), status=exc.status)
     return _request_form(request, account, values, key=key_or_none, preview=preview)
@@ -491,7 +521,7 @@ def _history(consortium: Consortium, events: list[Any], *,
                 text += f" ({event.data['reason']})"
         shown.append({"at": event.at, "text": text,
                       "state": _(PLAIN_STATES.get(event.target, event.target.value))
-                      if for_patron else event.target.value.replace("_", " ")})
+                      if for_patron else _(STATE_NAMES[event.target])})
     return shown
 
 
@@ -504,7 +534,8 @@ async def _detail(request: web.Request, account: Account, found: Request, *,
     view = request_view(consortium, found, for_patron=for_patron)
     rota = None
     if not for_patron and view.get("rota"):
-        rota = {part: [{**entry, "name": consortium.place_name(entry["library"])}
+        rota = {part: [{**entry, "name": consortium.place_name(entry["library"]),
+                        "reason": say(from_data(entry.get("says")) or entry.get("reason"))}
                        for entry in view["rota"].get(part, [])]
                 for part in ("lenders", "skipped")}
     steps: tuple[BorrowerStep, ...] = ()
@@ -581,7 +612,7 @@ def order_view(consortium: Consortium, found: Request, now: datetime) -> dict[st
     return view | {
         "position": int(found.rota_position or 0) + 1, "of": len(lenders),
         "age": _age(found.created_at, now),
-        "staff_state": _(STAFF_STATES.get(found.state, found.state.value.replace("_", " "))),
+        "staff_state": _(STAFF_STATES.get(found.state, STATE_NAMES[found.state])),
         "answers": [a.value for a in answers_in(found.state, found.service)],
         # Shipped: the lender's loan period; a renewal: as long again from the due date.
         "default_due": (date.fromisoformat(found.due_date) + timedelta(days=loan_days)
@@ -608,7 +639,7 @@ async def _inbox(request: web.Request, staff: Account, *, notice: str | None = N
     return render(request, "inbox.html", {
         "orders": orders, "library": consortium.place_name(staff.library),
         "notice": notice, "error": error, "state": state, "age": age,
-        "states": [(s.value, _(STAFF_STATES.get(s, s.value.replace("_", " "))))
+        "states": [(s.value, _(STAFF_STATES.get(s, STATE_NAMES[s])))
                    for s in WITH_LENDER],
         "ages": [("", _("any age")), ("1", _("older than a day")),
                  ("3", _("older than 3 days")), ("7", _("older than a week")),
@@ -626,13 +657,26 @@ async def inbox(request: web.Request) -> web.Response:
     return await _inbox(request, staff, notice=notice)
 
 
+# The fields of a lender's answer and a borrowing step, named in a refusal.
+ANSWER_FIELDS = {"answer": N_("Answer"), "reason": N_("Reason"), "due_date": N_("Due date"),
+                 "url": N_("Link"), "condition": N_("Condition"), "cost": N_("Cost"),
+                 "granted": N_("Renewed"), "step": N_("Step"), "note": N_("Note"),
+                 "file": N_("File"), "request": N_("Request")}
+
+
+def _problems_text(problems: Mapping[str, str]) -> str:
+    """A refusal's field problems on one line, in the page's language."""
+    return "; ".join(f"{_(ANSWER_FIELDS[k]) if k in ANSWER_FIELDS else k}: {v}"
+                     for k, v in said(problems).items())
+
+
 def answer_error(request_id: str, exc: BrokerError) -> str:
     """Why a lender's answer was not taken, for the page it was given on."""
     if isinstance(exc, ValidationFailed):
-        return f"{request_id}: " + "; ".join(f"{k}: {v}" for k, v in exc.problems.items())
-    text = ("this order is not in your library's inbox"
+        return f"{request_id}: " + _problems_text(exc.problems)
+    text = (_("this order is not in your library's inbox")
             if isinstance(exc, (Forbidden, NotFound)) else
-            "it was answered or changed meanwhile; the list below is up to date")
+            _("it was answered or changed meanwhile; the list below is up to date"))
     return _sentence(f"{request_id}: {text}")
 
 
@@ -709,10 +753,9 @@ async def take_step(request: web.Request, form: MultiDictProxy[Any]) -> web.Stre
                                          library=account.library or "-",
                                          due_date=step.due_date, note=step.note)
     except (ValidationFailed, Forbidden, IllegalTransition, Conflict) as exc:
-        text = ("; ".join(f"{k}: {v}" for k, v in exc.problems.items())
-                if isinstance(exc, ValidationFailed) else
-                "this step is not yours to take" if isinstance(exc, Forbidden) else
-                "this step does not fit the request now; the page below is up to date")
+        text = (_problems_text(exc.problems) if isinstance(exc, ValidationFailed) else
+                _("this step is not yours to take") if isinstance(exc, Forbidden) else
+                _("this step does not fit the request now; the page below is up to date"))
         found = await request.app[appkeys.STORE].get(found.id)
         return await _detail(request, account, found, status=exc.status,
                              error=_sentence(text))

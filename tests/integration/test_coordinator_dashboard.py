@@ -271,7 +271,7 @@ async def test_the_page_lists_stuck_requests_first_with_charts_and_figures(
 
     response = await client.get("/coordinator?older_than_days=soon")
     assert response.status == 422
-    assert "Older than days" in lxml.html.fromstring(await response.text()).xpath(
+    assert "Older than (days)" in lxml.html.fromstring(await response.text()).xpath(
         "//div[@role='alert']")[0].text_content()
 
 
