@@ -1,15 +1,21 @@
 """The pages' language: the browser's Accept-Language, overridden by the switcher's
 cookie, overridden by a logged-in account's own choice; English for anything else. The
-switcher goes back only to a page of the broker."""
+switcher goes back only to a page of the broker. What the core says (refusals, why a
+request is stuck, what a library lends) reaches a page in the page's language."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import lxml.html
 import pytest
 from aiohttp.test_utils import TestClient
 
+from broker.domain.accounts import Role
+from broker.domain.request import ItemDescription, Request
+from broker.domain.states import Event, Service, State
+from broker.store.keys import request_id_for
 from broker.web import appkeys
 from broker.web.languages import browser_languages, local_path
 
@@ -119,3 +125,89 @@ async def test_the_json_api_stays_english(client: TestClient) -> None:
     asked = await client.get("/api/libraries/NOPE", headers={"Accept-Language": "sl"})
     assert english.status == asked.status == 404
     assert await asked.json() == await english.json()
+
+
+# -- what the core says, in the page's language ----------------------------------------
+# The domain and the services refuse in English (the API's words); a page writes the
+# same refusal, with its values, in the reader's language.
+
+
+async def test_a_refused_request_form_says_why_in_slovenian(client: TestClient) -> None:
+    await log_in(client, "ana@example.org")
+    await switch(client, "sl")
+    doc = await page(client, "/requests/new")
+    response = await client.post("/requests/new", data={
+        "csrf": token(doc), "service": "loan", "isbn": "12345", "year": "lani",
+        "action": "fee"}, allow_redirects=False)
+    assert response.status == 422
+    doc = lxml.html.fromstring(await response.text())
+    assert doc.get("lang") == "sl"
+    assert doc.get_element_by_id("isbn-error").text_content() == \
+        "Napaka: '12345' ni veljaven ISBN"
+    assert doc.get_element_by_id("year-error").text_content() == \
+        "Napaka: letnica, na primer 1998, ali pustite prazno"
+    # The API keeps its English words for the same input.
+    api = await client.post("/api/requests", json={"service": "loan",
+                                                   "item": {"isbn": "12345"}},
+                            headers={"Accept-Language": "sl"})
+    assert (await api.json())["errors"]["item.isbn"] == "'12345' is not a valid ISBN"
+
+
+async def test_registration_and_login_refusals_are_in_swedish(client: TestClient) -> None:
+    await switch(client, "sv")
+    doc = await page(client, "/register")
+    response = await client.post("/register", data={
+        "csrf": token(doc), "email": "ana", "given_name": "", "password": "x"})
+    doc = lxml.html.fromstring(await response.text())
+    assert response.status == 422
+    assert doc.get_element_by_id("surname-error").text_content() == \
+        "Fel: obligatoriskt"
+    assert doc.get_element_by_id("email-error").text_content() == \
+        "Fel: inte en giltig e-postadress"
+    doc = await page(client, "/login")
+    response = await client.post("/login", data={
+        "csrf": token(doc), "email": "ana@example.org", "password": "fel-lösenord"})
+    assert response.status == 401
+    alert = lxml.html.fromstring(await response.text()).xpath("//div[@role='alert']")[0]
+    assert "fel e-postadress eller lösenord" in alert.text_content()
+
+
+async def test_the_dashboard_says_why_a_request_is_stuck_in_slovenian(
+        client: TestClient) -> None:
+    app = client.server.app
+    await app[appkeys.ACCOUNTS].add_staff("cora@example.org", "Cora", "Kos",
+                                          Role.COORDINATOR, None, "stamp-lipa-41")
+    store = app[appkeys.STORE]
+    at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    request = await store.create(Request(
+        id=request_id_for("p-ana"), service=Service.LOAN, state=State.NEW, version=0,
+        patron_id="p-ana", home_library="A", pickup_location="A", created_at=at,
+        updated_at=at, item=ItemDescription(title="Alamut")), "patron:p-ana")
+    request = await store.apply(request, Event.SUBMITTED, "broker", at=at)
+    request = await store.apply(request, Event.BORROWER_CONFIRMED, "register:A", at=at)
+    await store.apply(request, Event.SENT_TO_LENDER, "broker", at=at,
+                      changes={"lender": "C", "rota_position": "0"},
+                      data={"lender": "C", "answer_by": "2026-03-03T08:00:00+00:00"})
+    doc = await page(client, "/login")
+    await client.post("/login", data={"csrf": token(doc), "email": "cora@example.org",
+                                      "password": "stamp-lipa-41"})
+    await switch(client, "sl")
+    doc = await page(client, "/coordinator")
+    [row] = doc.xpath("//tr[@class='stuck']")
+    assert row.xpath("string(.//span[@class='why'])") == \
+        "C ni odgovoril do roka 2026-03-03 08:00 UTC"
+    assert "poslano dajalcu" in row.xpath("string(./td[2])")
+    options = doc.xpath("//select[@id='state']/option/text()")
+    assert options[:3] == ["vse", "nova", "preverjanje"]
+    listed = await (await client.get("/api/coordinator/requests")).json()
+    assert listed["requests"][0]["attention"]["text"] == \
+        "no answer from C since the deadline 2026-03-03 08:00 UTC"
+
+
+async def test_the_start_page_says_what_each_library_lends_in_words(
+        served: TestClient) -> None:
+    for accept, lends in [("sl", ["knjige", "knjige, revije in časopisi", "knjige"]),
+                          ("sv", ["böcker", "böcker, tidskrifter", "böcker"]),
+                          ("en", ["books", "books, journals and magazines", "books"])]:
+        doc = await page(served, "/", **{"Accept-Language": accept})
+        assert [td.text_content() for td in doc.xpath("//main//tbody/tr/td[4]")] == lends
