@@ -9,11 +9,22 @@ from another diagnostic set) raises the base ``SruError`` with the URI and messa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from connectors.errors import CatalogUnavailable, ConnectorError
 
 SRU_DIAGNOSTIC_PREFIX = "info:srw/diagnostic/1/"
+# ASCII digits, as xs:nonNegativeInteger has them, and few enough for int(): str.isdigit
+# also takes "²" (which int() refuses) and any length (int() stops at 4300 digits).
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: str | None) -> int | None:
+    """``text`` (white space around it aside) as a non-negative integer, or None."""
+    if text is None or not _WHOLE_NUMBER.fullmatch(stripped := text.strip()):
+        return None
+    return int(stripped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +39,7 @@ class Diagnostic:
     def number(self) -> int | None:
         """N of ``info:srw/diagnostic/1/N``; None for other diagnostic sets."""
         if self.uri.startswith(SRU_DIAGNOSTIC_PREFIX):
-            tail = self.uri.removeprefix(SRU_DIAGNOSTIC_PREFIX)
-            if tail.isdigit():
-                return int(tail)
+            return whole_number(self.uri.removeprefix(SRU_DIAGNOSTIC_PREFIX))
         return None
 
 

@@ -32,7 +32,7 @@ from connectors.marc.records import (
     RecordError,
     parse_record_with_warnings,
 )
-from connectors.sru.diagnostics import Diagnostic, error_for
+from connectors.sru.diagnostics import Diagnostic, error_for, whole_number
 
 SRU12_NS = "http://www.loc.gov/zing/srw/"
 SRU20_NS = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
@@ -108,19 +108,17 @@ def parse_search_response(
     if diagnostics and not record_elements:
         raise error_for(diagnostics[0], peer=peer)
     total_text = _text(root, ns, "numberOfRecords")
-    if total_text is None or not total_text.strip().isdigit():
-        raise BadResponse(f"numberOfRecords missing or not a number: {total_text!r}", peer=peer)
-    total = int(total_text)
+    total = whole_number(total_text)
+    if total is None:
+        raise BadResponse(
+            f"numberOfRecords missing or not a number: {(total_text or '')[:40]!r}", peer=peer)
 
     records: list[BibRecord] = []
     errors: list[RecordError] = []
     position = start - 1
     for offset, element in enumerate(record_elements):
-        position_text = _text(element, ns, "recordPosition")
-        if position_text and position_text.isdigit():
-            position = int(position_text)
-        else:
-            position = start + offset
+        given = whole_number(_text(element, ns, "recordPosition"))
+        position = given if given is not None else start + offset
         outcome = _record(element, ns, mapping, library, position)
         if isinstance(outcome, RecordError):
             errors.append(outcome)
@@ -129,9 +127,9 @@ def parse_search_response(
             records.append(record)
             errors.extend(warnings)
 
-    next_text = _text(root, ns, "nextRecordPosition")
-    if next_text and next_text.strip().isdigit():
-        next_position: int | None = int(next_text)
+    next_given = whole_number(_text(root, ns, "nextRecordPosition"))
+    if next_given is not None:
+        next_position: int | None = next_given
     elif record_elements and position < total:
         # SRU makes nextRecordPosition optional and some servers (Zebra among
         # them) never send it: the next page then starts after the last record.
