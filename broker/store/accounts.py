@@ -167,7 +167,10 @@ class AccountStore:
 
     async def take_token(self, kind: str, token: str) -> str | None:
         """The account a token was for, once: the token is gone after this."""
-        if len(token) < 10 or not token[:2].isdigit() or len(token) > 200:
+        # ASCII digits only: isdigit() alone takes "²" and "٣", and the key reads them
+        # with int() (a 500 where a bad link is a 400).
+        if len(token) < 10 or not (token[:2].isascii() and token[:2].isdigit()) \
+                or len(token) > 200:
             return None
         value = await self.redis.getdel(self.keys.token(kind, token))
         return text(value) if value is not None else None

@@ -4,12 +4,13 @@ own data, and staff registering or taking on patrons at the desk."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
 
 from broker.domain.accounts import Account, Role
-from broker.domain.errors import ValidationFailed
+from broker.domain.errors import NotFound, ValidationFailed
 from broker.domain.states import Service
 from broker.web import appkeys
 from broker.web.auth import COOKIE, read_json, require, set_session_cookie
@@ -137,14 +138,23 @@ async def desk_register(request: web.Request) -> web.Response:
         status=201)
 
 
+# An account id as the session store takes it (AccountStore.new_id makes them): the
+# store reads the shard from its two digits, so an address with anything else is no
+# account (404), not a failed int() (500).
+ACCOUNT_ID = re.compile(r"A[0-9]{2}-[0-9A-Za-z_-]{1,64}", re.ASCII)
+
+
 async def take_on(request: web.Request) -> web.Response:
     staff = await require(request, Role.STAFF)
     body = await read_json(request)
     card = body.get("card_number")
     if not isinstance(card, str):
         raise ValidationFailed({"card_number": "required: the patron's card at your library"})
+    account_id = request.match_info["account_id"]
+    if not ACCOUNT_ID.fullmatch(account_id):
+        raise NotFound("no such account")
     account = await request.app[appkeys.ACCOUNTS].change_home_library(
-        request.match_info["account_id"], staff.library or "", card, staff)
+        account_id, staff.library or "", card, staff)
     return web.json_response(account_json(account))
 
 

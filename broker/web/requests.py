@@ -150,7 +150,8 @@ def age_filter(value: str | None) -> int | None:
     """The ``older_than_days`` filter of a list, or ``ValidationFailed``."""
     if not value:
         return None
-    if not value.isdigit() or int(value) > 3650:
+    # ASCII digits, and few: isdigit() takes "²", which int() refuses (a 500, not a 422).
+    if not (value.isascii() and value.isdigit() and len(value) <= 4) or int(value) > 3650:
         raise ValidationFailed({"older_than_days": "a number of days, 0 to 3650"})
     return int(value)
 

@@ -45,7 +45,9 @@ def parse_query(params: Any) -> tuple[SearchQuery, int]:
         except ValidationError:
             problems["issn"] = f"{issn!r} is not a valid ISSN"
     limit_text = params.get("limit", "20")
-    limit = int(limit_text) if limit_text.isdigit() else 0
+    # ASCII digits, and few: isdigit() takes "²", which int() refuses (a 500, not a 422).
+    limit = int(limit_text) if limit_text.isascii() and limit_text.isdigit() \
+        and len(limit_text) <= 3 else 0
     if not 1 <= limit <= MAX_LIMIT:
         problems["limit"] = f"a whole number from 1 to {MAX_LIMIT}"
     if not any(values.values()) and not problems:
