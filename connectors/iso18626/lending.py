@@ -15,7 +15,7 @@ import aiohttp
 from broker.domain.consortium import Consortium, Library
 from broker.domain.lifecycle import BorrowerStep
 from broker.domain.request import Request
-from connectors.iso18626.client import Iso18626Client
+from connectors.iso18626.client import DEFAULT_TIMEOUT, Iso18626Client
 from connectors.iso18626.lifecycle import Pickup, order_message, step_message
 from connectors.iso18626.messages import V2021_2
 
@@ -30,9 +30,10 @@ def credential(env_name: str | None) -> str | None:
 class Iso18626Lending:
     """``connectors.lending.LendingConnector`` for ``library``, whose lending config
     names its endpoint (``url``), its ``agency_id``, the ``schema_version`` it speaks
-    (default 2021-2) and the environment variable of its bearer token
-    (``credential_env``). Raises ``PartnerUnavailable`` (worth retrying) when the
-    lender cannot be reached, ``PartnerRefused`` when it answers ERROR."""
+    (default 2021-2), the environment variable of its bearer token
+    (``credential_env``) and the seconds each attempt may take (``timeout``). Raises
+    ``PartnerUnavailable`` (worth retrying) when the lender cannot be reached,
+    ``PartnerRefused`` when it answers ERROR."""
 
     def __init__(self, library: Library, consortium: Consortium,
                  session: aiohttp.ClientSession, *,
@@ -47,6 +48,7 @@ class Iso18626Lending:
         self.client = Iso18626Client(str(settings["url"]), session, partner=library.code,
                                      version=self.version,
                                      credential=credential(settings.get("credential_env")),
+                                     timeout=float(settings.get("timeout", DEFAULT_TIMEOUT)),
                                      attempts=attempts)
 
     def _home(self, request: Request) -> Library:
