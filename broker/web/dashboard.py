@@ -61,7 +61,8 @@ def _number(query: Mapping[str, str], name: str, default: int | None, low: int, 
     raw = query.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits, and few: isdigit() takes "²", which int() refuses (a 500, not a 422).
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:
         problems[name] = N_("a whole number from {low} to {high}", low=low, high=high)
         return default
     return int(raw)

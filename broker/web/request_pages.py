@@ -344,7 +344,10 @@ def _raw(values: Mapping[str, str]) -> dict[str, Any]:
     item: dict[str, Any] = {name: values[name] for name in
                             ("title", "author", "isbn", "issn", "material") if values[name]}
     if values["year"]:
-        item["year"] = int(values["year"]) if values["year"].isdigit() else values["year"]
+        year = values["year"]
+        # ASCII digits, and few: isdigit() takes "²", which int() refuses.
+        item["year"] = int(year) if year.isascii() and year.isdigit() and len(year) <= 9 \
+            else year
     raw: dict[str, Any] = {"service": values["service"], "item": item,
                            "pickup_location": values["pickup_location"]}
     if values["service"] == Service.COPY.value:

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from broker.domain.accounts import Role
 from broker.web import appkeys
 from broker.web.docs import OPENAPI
+from broker.web.pages import CSRF_COOKIE, CSRF_FIELD
 
 from builders import BOTH, PASSWORD
 
@@ -202,11 +203,14 @@ def test_roles_for_names_the_callers() -> None:
 # (which int() refuses) and "٣", and int() refuses more than 4300 digits. Single-use
 # tokens name their shard in their first two digits; lists take numbers in the query.
 ODD_TOKENS = ("²³" + "a" * 20, "٣٤" + "a" * 20, "12" + "\u0000" * 20, "9" * 5000)
-ODD_NUMBERS = ("²", "٣", "9" * 5000, "-1", " 1", "0x10", "1e3")
+ODD_NUMBERS = ("²", "٣", "9" * 5000, "-1", "1.5", "0x10", "1e3")
 # (role, address, the query parameter that takes a number, other parameters)
 NUMBER_PROBES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     ("anonymous", "/api/search", "limit", {"q": "x", "live": "0"}),
     ("lender_staff", "/api/inbox", "older_than_days", {}),
+    ("coordinator", "/api/coordinator/requests", "page", {}),
+    ("coordinator", "/api/coordinator/requests", "per_page", {}),
+    ("coordinator", "/api/coordinator/requests", "older_than_days", {}),
 )
 
 
@@ -223,18 +227,35 @@ async def test_odd_tokens_are_refused_not_failed(served: TestClient) -> None:
             assert response.status < 500, (page, token[:4], await response.text())
 
 
-async def test_odd_numbers_in_the_query_are_refused_not_failed(client: TestClient) -> None:
+async def test_odd_numbers_are_refused_not_failed(client: TestClient) -> None:
+    app = client.app
+    assert app is not None
+    await app[appkeys.ACCOUNTS].add_staff("cora@example.org", "Cora", "Coordinator",
+                                          Role.COORDINATOR, None, DESK)
     base_url = str(client.make_url("")).rstrip("/")
-    sessions = {"anonymous": requests.Session(),
-                "lender_staff": await asyncio.to_thread(login, base_url,
-                                                        *ACCOUNTS["lender_staff"])}
+
+    def sessions() -> dict[str, requests.Session]:
+        return {"anonymous": requests.Session(),
+                **{role: login(base_url, *ACCOUNTS[role])
+                   for role in ("lender_staff", "coordinator", "patron")}}
+
+    found = await asyncio.to_thread(sessions)
     try:
         for role, path, name, others in NUMBER_PROBES:
             for value in ODD_NUMBERS:
-                answer = await asyncio.to_thread(sessions[role].get, base_url + path,
+                answer = await asyncio.to_thread(found[role].get, base_url + path,
                                                  params={**others, name: value}, timeout=10)
-                assert answer.status_code == 422, (path, value[:8], answer.text)
+                assert answer.status_code == 422, (path, name, value[:8], answer.text)
                 assert answer.headers["Content-Type"].startswith("application/problem+json")
+        # The request form's year, as the patron's page sends it.
+        patron = found["patron"]
+        await asyncio.to_thread(patron.get, base_url + "/", timeout=10)
+        for value in ODD_NUMBERS:
+            answer = await asyncio.to_thread(
+                patron.post, base_url + "/requests/new", timeout=10, allow_redirects=False,
+                data={CSRF_FIELD: patron.cookies[CSRF_COOKIE], "service": "loan",
+                      "title": "Alamut", "year": value, "pickup_location": "A"})
+            assert answer.status_code < 500, (value[:8], answer.text[:500])
     finally:
-        for session in sessions.values():
+        for session in found.values():
             session.close()
