@@ -42,13 +42,14 @@ from broker.web.app import create_app
 from connectors.errors import PartnerUnavailable, RegisterUnavailable
 from connectors.iso18626.lending import Iso18626Lending
 from connectors.ncip.client import NcipRegister
+from connectors.registerfile import RegisterFile
 from connectors.sip2.client import Sip2Register
 
 from builders import VALID_CONSORTIUM, a_request, marc_collection, write_consortium
 from conformance import conformance_schema
 from iso18626_partner import TOKEN, V2021_2, Partner
 from iso18626_partner import serve as serve_partner
-from local_server import Fault, FaultyLine
+from local_server import GARBAGE, Fault, FaultyLine
 from ncip_responder import SCHEMA, NcipResponder, Patron
 from ncip_responder import serve as serve_register
 
@@ -216,6 +217,18 @@ async def test_each_connector_gives_up_in_time(peer: str, fault: Fault,
             await ask(line.port, session, tmp_path)
         assert time.monotonic() - started < 2 * TIMEOUT + 2
         assert line.connections >= 1
+
+
+@pytest.mark.parametrize("export", [GARBAGE, b"", b"card_number,surn"],
+                         ids=["garbage", "empty", "half-written"])
+async def test_a_register_export_that_is_garbage_is_unavailable(tmp_path: Path,
+                                                               export: bytes) -> None:
+    """The register without a protocol: an export file of garbage, or one cut off while
+    it was written, is "cannot say" (retried), never "no such patron"."""
+    path = tmp_path / "register.csv"
+    path.write_bytes(export)
+    with pytest.raises(RegisterUnavailable):
+        await RegisterFile(str(path), library="A").lookup("111")
 
 
 @pytest.fixture
