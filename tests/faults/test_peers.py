@@ -98,6 +98,12 @@ def waiting_retries(dispatcher: Dispatcher, function: str) -> list[Job]:
     return [job for job in jobs if job.func_name == function]
 
 
+def backoff(dispatcher: Dispatcher, job: Job) -> float:
+    """Seconds from now until ``job``'s retry."""
+    due = ScheduledJobRegistry(queue=dispatcher.queue).get_scheduled_time(job.id)
+    return (due - datetime.now(UTC)).total_seconds()
+
+
 def retry_now(dispatcher: Dispatcher, function: str) -> int:
     """Time passes for the retries of ``function`` (not for the answer deadlines beside
     them): rq's own API makes them due, and the scheduler queues them."""
@@ -163,7 +169,9 @@ async def test_the_borrower_check_waits_for_a_hanging_register(
         assert dispatcher.dispatch_once() == 2
         await run_worker(env)
         [retry] = waiting_retries(dispatcher, PROCESS)
+        # rq's Retry: the first of its back-off steps (5 s, then 30 s, 2 min...).
         assert retry.retries_left is not None and retry.retries_left < 5
+        assert 0 < backoff(dispatcher, retry) <= 5
         store = client.server.app[appkeys.STORE]
         [waiting] = await assert_sound(store, [request_id])
         assert waiting.state is State.VALIDATING
@@ -272,6 +280,9 @@ async def test_an_order_to_a_hanging_lender_waits_and_goes_out(
                    if e.event is Event.SENT_TO_LENDER]
         assert order.data["lender"] == "B" and order.data["answer_by"]
         assert partner.received == []
+        # Should B stay away past every retry, its answer deadline moves the order on.
+        [deadline] = waiting_retries(dispatcher, "broker.jobs.deadlines.answer_overdue")
+        assert deadline.kwargs == {"version": sent.version}
 
         line.fault = Fault.PASS  # the lender is back
         assert retry_now(dispatcher, SEND) == 1
