@@ -16,7 +16,6 @@ from typing import Any
 import uvloop
 from aiohttp import web
 from redis import Redis as SyncRedis
-from redis.asyncio import Redis
 from rq import Queue, Worker
 from rq.scheduler import RQScheduler
 from tqdm import tqdm
@@ -30,6 +29,7 @@ from broker.services.demo import seed
 from broker.services.harvest import Harvester, HarvestReport
 from broker.settings import Settings
 from broker.store.accounts import AccountStore
+from broker.store.client import connect
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
@@ -126,7 +126,7 @@ async def _harvest(settings: Settings, codes: Sequence[str]) -> list[HarvestRepo
     if unknown:
         raise NotFound(f"no member library {', '.join(unknown)} in {settings.consortium_path}")
     assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    client = connect(settings.redis_url)
     harvester = Harvester(client, Keys(settings.namespace))
     reports = []
     try:
@@ -144,7 +144,7 @@ async def _harvest(settings: Settings, codes: Sequence[str]) -> list[HarvestRepo
 @asynccontextmanager
 async def _accounts(settings: Settings) -> AsyncIterator[Accounts]:
     assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    client = connect(settings.redis_url)
     keys = Keys(settings.namespace)
     try:
         yield Accounts(AccountStore(client, keys), RequestStore(client, keys), client, keys,

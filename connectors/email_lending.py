@@ -15,14 +15,13 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
-
 from broker.domain.lifecycle import BorrowerStep
 from broker.domain.request import Request
 from broker.domain.states import Service
 from broker.services.mail import Mail, Mailer, mailer_for
 from broker.services.translations import N_, day_text, translator
 from broker.settings import Settings
+from broker.store.client import connect
 from broker.store.keys import Keys
 from broker.store.order_links import OrderLinks
 
@@ -132,7 +131,7 @@ class EmailLending:
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[tuple[Mailer, OrderLinks]]:
         # A job runs in its own event loop: the connection lives for one mail.
-        redis = Redis.from_url(self.settings.existing_redis_url(), decode_responses=True)
+        redis = connect(self.settings.existing_redis_url())
         try:
             yield (mailer_for(self.settings, redis),
                    OrderLinks(redis, Keys(self.settings.namespace)))

@@ -6,10 +6,9 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
 from broker.settings import Settings
 from broker.store.accounts import AccountStore
+from broker.store.client import connect
 from broker.store.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -20,7 +19,7 @@ def purge_unconfirmed(subject_id: str) -> int:
     settings = Settings.from_env()
 
     async def purge() -> int:
-        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
+        redis = connect(settings.existing_redis_url())
         try:
             store = AccountStore(redis, Keys(settings.namespace))
             return await store.purge_expired(datetime.now(UTC))

@@ -15,6 +15,7 @@ from broker.domain.consortium import Consortium
 from broker.services.consortium_file import load
 from broker.settings import Settings
 from broker.store.accounts import AccountStore
+from broker.store.client import connect
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
 
@@ -36,7 +37,7 @@ def run_job(work: Callable[[JobContext], Awaitable[T]]) -> T:
     settings = Settings.from_env()
 
     async def run() -> T:
-        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
+        redis = connect(settings.existing_redis_url())
         keys = Keys(settings.namespace)
         try:
             async with aiohttp.ClientSession() as session:

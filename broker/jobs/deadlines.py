@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis.asyncio import Redis
-
 from broker.domain.errors import NotFound, VersionConflict
 from broker.domain.states import Event, State
 from broker.settings import Settings
+from broker.store.client import connect
 from broker.store.keys import Keys
 from broker.store.requests import OutboxJob, RequestStore
 
@@ -55,7 +54,7 @@ def answer_overdue(request_id: str, version: int) -> bool:
     settings = Settings.from_env()
 
     async def run() -> bool:
-        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
+        redis = connect(settings.existing_redis_url())
         try:
             return await take_back_overdue(RequestStore(redis, Keys(settings.namespace)),
                                            request_id, version)

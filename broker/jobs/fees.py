@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from redis.asyncio import Redis
-
 from broker.settings import Settings
+from broker.store.client import connect
 from broker.store.keys import Keys
 from broker.store.ledger import Ledger
 
@@ -17,7 +16,7 @@ def record_fee(request_id: str, borrower: str, lender: str, amount: str,
     settings = Settings.from_env()
 
     async def record() -> bool:
-        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
+        redis = connect(settings.existing_redis_url())
         try:
             return await Ledger(redis, Keys(settings.namespace)).record(
                 request_id, borrower, lender, Decimal(amount), kind)

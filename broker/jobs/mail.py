@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
 from broker.services.mail import Mail, mailer_for
 from broker.settings import Settings
+from broker.store.client import connect
 
 
 def send_mail(subject_id: str, to: str, subject: str, body: str) -> None:
     settings = Settings.from_env()
 
     async def send() -> None:
-        redis = Redis.from_url(settings.existing_redis_url(), decode_responses=True)
+        redis = connect(settings.existing_redis_url())
         try:
             await mailer_for(settings, redis).send(Mail(to, subject, body))
         finally:

@@ -10,7 +10,6 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from broker.services.accounts import Accounts
 from broker.services.borrower import BorrowerChecks
@@ -21,6 +20,7 @@ from broker.services.lending import Lending
 from broker.services.registers import registers
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, SessionStore
+from broker.store.client import connect
 from broker.store.holdings import UnionIndex
 from broker.store.keys import Keys
 from broker.store.requests import RequestStore
@@ -53,8 +53,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     if settings.redis_url is None:
         raise RuntimeError("create_app needs settings.redis_url; the CLI provides it")
-    client = Redis.from_url(settings.redis_url, decode_responses=True,
-                            socket_connect_timeout=5, health_check_interval=30)
+    client = connect(settings.redis_url, socket_connect_timeout=5, health_check_interval=30)
     app[appkeys.REDIS] = client
     app[appkeys.STORE] = RequestStore(client, app[appkeys.KEYS])
     app[appkeys.INDEX] = UnionIndex(client, app[appkeys.KEYS])
