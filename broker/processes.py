@@ -16,6 +16,8 @@ from typing import Any
 import uvloop
 from aiohttp import web
 from redis import Redis as SyncRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
 from rq.scheduler import RQScheduler
 from tqdm import tqdm
@@ -39,6 +41,8 @@ log = logging.getLogger("illbroker")
 QUEUE = "default"
 # How often the dispatcher looks at the outboxes when they were empty.
 DISPATCH_INTERVAL = 0.2
+# How often the scheduler tries Redis again while it does not answer.
+REDIS_RETRY_INTERVAL = 1.0
 
 
 @contextmanager
@@ -221,14 +225,34 @@ def scheduler(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    lost_redis = False
     while not stopping:
-        # Several schedulers may run; only the one holding rq's lock moves timed jobs.
-        if rq_scheduler.acquire_locks():
-            rq_scheduler.enqueue_scheduled_jobs()
-        dispatcher.periodic(time.time())
-        if not dispatcher.dispatch_once():
+        try:
+            if lost_redis:
+                # A claim this process held when the connection broke goes back into
+                # the outbox; a claim of another scheduler that goes back is enqueued
+                # again under its job id, which rq runs once.
+                dispatcher.recover()
+                lost_redis = False
+                log.info("Redis answers again")
+            # Several schedulers may run; only the one holding rq's lock moves timed jobs.
+            if rq_scheduler.acquire_locks():
+                rq_scheduler.enqueue_scheduled_jobs()
+            dispatcher.periodic(time.time())
+            busy = dispatcher.dispatch_once()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis restarting (or loading its append-only file): wait for it, as rq's
+            # workers do, instead of stopping with a traceback.
+            if not lost_redis:
+                log.warning("Redis does not answer (%s); trying again every %g s", exc,
+                            REDIS_RETRY_INTERVAL)
+            lost_redis = True
+            time.sleep(REDIS_RETRY_INTERVAL)
+            continue
+        if not busy:
             time.sleep(DISPATCH_INTERVAL)
-    rq_scheduler.release_locks()
+    with suppress(RedisConnectionError, RedisTimeoutError):
+        rq_scheduler.release_locks()
 
 
 def _child_env(settings: Settings) -> dict[str, str]:

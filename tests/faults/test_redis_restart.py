@@ -9,12 +9,14 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import checks
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis as SyncRedis
+from redis.asyncio import Redis
 from rq import Queue
 
 from broker.domain.states import State
@@ -22,10 +24,11 @@ from broker.jobs.dispatcher import Dispatcher
 from broker.settings import Settings
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
+from broker.store.requests import OutboxJob, RequestStore
 from broker.web import appkeys
 from broker.web.app import create_app
 
-from builders import BOTH, FAR, three_library_consortium
+from builders import BOTH, FAR, a_request, three_library_consortium
 
 
 @pytest.mark.timeout(30)
@@ -171,3 +174,48 @@ async def test_redis_killed_under_load_loses_nothing_acknowledged(
     finally:
         await client.close()
         (again or server).stop()
+
+
+@pytest.mark.timeout(30)
+async def test_the_scheduler_waits_for_a_restarted_redis(tmp_path: Path, namespace: str) -> None:
+    """The scheduler (outbox dispatcher, timers) outlives a Redis restart: it waits for
+    Redis, as rq's workers do, and then dispatches what the outbox holds."""
+    path = three_library_consortium(tmp_path)
+    server = EmbeddedValkey(tmp_path / "valkey", port=checks.free_port())
+    server.start()
+    port = server.port
+    scheduler = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "broker.cli", "scheduler",
+        env=checks.process_env(server.url, namespace, path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    again: EmbeddedValkey | None = None
+    try:
+        await asyncio.sleep(1.5)  # it is up and dispatching
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGKILL)
+        server.stop()
+        await asyncio.sleep(1.5)  # it meets a Redis that is not there
+        again = EmbeddedValkey(tmp_path / "valkey", port=port)
+        again.start()
+        assert scheduler.returncode is None, "the scheduler stopped with Redis"
+
+        # Work written after the restart is dispatched by the same scheduler.
+        keys = Keys(namespace)
+        client = Redis.from_url(again.url, decode_responses=True)
+        store = RequestStore(client, keys)
+        new = a_request()
+        request = await store.create(new, "t", jobs=[OutboxJob("process_request", new.id)])
+        queue = Queue(keys.queue("default"), connection=SyncRedis.from_url(again.url))
+        deadline = time.monotonic() + 15
+        while f"{request.id}_1_0" not in queue.job_ids:
+            assert time.monotonic() < deadline, "the outbox was not dispatched"
+            await asyncio.sleep(0.1)
+        await client.aclose()
+        queue.connection.close()
+    finally:
+        if scheduler.returncode is None:
+            scheduler.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(scheduler.communicate(), 15)
+        (again or server).stop()
+    assert scheduler.returncode == 0, err.decode()[-2000:]
+    assert b"Traceback" not in err
