@@ -10,11 +10,13 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from checks import (
     assert_once,
     assert_sound,
@@ -42,7 +44,7 @@ ACKNOWLEDGED = 3
 IN_FLIGHT = 3
 DOUBLE = ACKNOWLEDGED + IN_FLIGHT + 1
 # Long enough to kill the web process while the register is being asked.
-REGISTER_DELAY = 2.0
+REGISTER_DELAY = 5.0
 ANA = Patron("111", "Čuk", "Ana", "1990-04-01T00:00:00Z", None, "adult", date(2030, 1, 1),
              "Paid", "Signed")
 
@@ -65,10 +67,21 @@ async def start_web(env: dict[str, str], port: int) -> asyncio.subprocess.Proces
             await asyncio.sleep(0.1)
 
 
+@dataclass
+class CountingResponder(NcipResponder):
+    """The NCIP responder, counting the lookups that have reached it."""
+
+    asked: int = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.asked += 1
+        return await super().handle(request)
+
+
 @pytest.fixture
-async def responder(tmp_path: Path) -> AsyncIterator[NcipResponder]:
-    slow = NcipResponder(schema=conformance_schema(SCHEMA), secret_path=tmp_path / "none",
-                         patrons={"111": ANA})
+async def responder(tmp_path: Path) -> AsyncIterator[CountingResponder]:
+    slow = CountingResponder(schema=conformance_schema(SCHEMA), secret_path=tmp_path / "none",
+                             patrons={"111": ANA})
     async with serve(slow) as running:
         yield running
 
@@ -85,7 +98,7 @@ async def submit(session: aiohttp.ClientSession, base: str, n: int
 @pytest.mark.timeout(30)
 async def test_a_killed_web_process_loses_and_repeats_nothing(
         tmp_path: Path, redis_url: str, namespace: str, redis: Redis,
-        responder: NcipResponder, dispatcher: object) -> None:
+        responder: CountingResponder, dispatcher: object) -> None:
     titles = range(1, ACKNOWLEDGED + IN_FLIGHT + 1)
     path = many_titles(tmp_path, DOUBLE)
     with_ncip_register(path, responder.url, timeout=10)
@@ -114,7 +127,11 @@ async def test_a_killed_web_process_loses_and_repeats_nothing(
             responder.delay = REGISTER_DELAY
             in_flight = [asyncio.create_task(submit(session, base, n))
                          for n in titles[ACKNOWLEDGED:]]
-            await asyncio.sleep(REGISTER_DELAY / 2)
+            # Killed once each of them is with the register.
+            deadline = time.monotonic() + REGISTER_DELAY - 1
+            while responder.asked < ACKNOWLEDGED + IN_FLIGHT:
+                assert time.monotonic() < deadline, "the submissions did not reach the register"
+                await asyncio.sleep(0.01)
             web.send_signal(signal.SIGKILL)
             await web.wait()
             for task in in_flight:
