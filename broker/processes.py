@@ -41,7 +41,7 @@ log = logging.getLogger("illbroker")
 QUEUE = "default"
 # How often the dispatcher looks at the outboxes when they were empty.
 DISPATCH_INTERVAL = 0.2
-# How often the scheduler tries Redis again while it does not answer.
+# How often the scheduler and a worker try Redis again while it does not answer.
 REDIS_RETRY_INTERVAL = 1.0
 
 
@@ -202,10 +202,20 @@ class _BurstWorker(Worker):
 
 
 def worker(settings: Settings, burst: bool = False) -> None:
+    """An rq worker. rq waits for Redis while it waits for jobs, but quits when Redis
+    goes away while a job runs (it cannot follow the job); the worker then starts
+    again once Redis answers. The job it was following is picked up as rq's abandoned
+    jobs are (retried), and its request by the sweeper (``resume_stalled``)."""
     connection = SyncRedis.from_url(settings.existing_redis_url())
     queue = _queue(settings, connection)
     kind = _BurstWorker if burst else Worker
-    kind([queue], connection=connection).work(burst=burst, with_scheduler=False)
+    while True:
+        try:
+            kind([queue], connection=connection).work(burst=burst, with_scheduler=False)
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("Redis went away under the worker (%s); starting again", exc)
+            time.sleep(REDIS_RETRY_INTERVAL)
 
 
 def scheduler(settings: Settings) -> None:

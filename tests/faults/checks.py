@@ -12,9 +12,11 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from rq.scheduler import RQScheduler
 from stdnum import ean
@@ -34,6 +36,11 @@ from builders import (
     marc_record,
     three_library_consortium,
 )
+from ncip_responder import NcipResponder, Patron
+
+# Patron Ana of A (builders.add_patron's card 111) as her library's NCIP register has her.
+ANA = Patron("111", "Čuk", "Ana", "1990-04-01T00:00:00Z", None, "adult", date(2030, 1, 1),
+             "Paid", "Signed")
 
 
 async def assert_sound(store: RequestStore, request_ids: Iterable[str]) -> list[Request]:
@@ -157,3 +164,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass
+class CountingResponder(NcipResponder):
+    """The NCIP responder, counting the lookups that have reached it."""
+
+    asked: int = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.asked += 1
+        return await super().handle(request)

@@ -6,10 +6,13 @@ a 503 problem, and their retry makes one request each."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 import time
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import checks
@@ -21,14 +24,18 @@ from rq import Queue
 
 from broker.domain.states import State
 from broker.jobs.dispatcher import Dispatcher
+from broker.jobs.requests import process_request, resume_stalled
 from broker.settings import Settings
+from broker.store.accounts import AccountStore
 from broker.store.embedded import EmbeddedValkey
 from broker.store.keys import Keys
 from broker.store.requests import OutboxJob, RequestStore
 from broker.web import appkeys
 from broker.web.app import create_app
 
-from builders import BOTH, FAR, a_request, three_library_consortium
+from builders import BOTH, FAR, a_request, add_patron, three_library_consortium
+from conformance import conformance_schema
+from ncip_responder import SCHEMA, serve
 
 
 @pytest.mark.timeout(30)
@@ -219,3 +226,67 @@ async def test_the_scheduler_waits_for_a_restarted_redis(tmp_path: Path, namespa
         (again or server).stop()
     assert scheduler.returncode == 0, err.decode()[-2000:]
     assert b"Traceback" not in err
+
+
+@pytest.mark.timeout(30)
+async def test_a_worker_outlives_redis_going_away_mid_job(
+        tmp_path: Path, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis killed while a worker runs a job (a borrower check waiting for a slow
+    register): rq quits when it cannot follow its job; `illbroker worker` starts it
+    again once Redis is back, and the request goes on from where the job left it."""
+    path = checks.many_titles(tmp_path, 1)
+    responder = checks.CountingResponder(schema=conformance_schema(SCHEMA),
+                                         secret_path=tmp_path / "x",
+                                         patrons={"111": checks.ANA}, delay=3.0)
+    async with serve(responder):
+        checks.with_ncip_register(path, responder.url, timeout=10)
+        server = EmbeddedValkey(tmp_path / "valkey", port=checks.free_port())
+        server.start()
+        port = server.port
+        keys = Keys(namespace)
+        client = Redis.from_url(server.url, decode_responses=True)
+        accounts = AccountStore(client, keys)
+        await add_patron(accounts, "ana@example.org", "111", "Ana", "Čuk", date(1990, 4, 1))
+        ana = await accounts.find("ana@example.org")
+        assert ana is not None
+        request = await RequestStore(client, keys).create(replace(
+            a_request(ana.id), home_library="A", pickup_location="A",
+            rota=json.dumps({"lenders": [{"library": "C"}]})), "t")
+        await client.aclose()
+        sync = SyncRedis.from_url(server.url)
+        Queue(keys.queue("default"), connection=sync).enqueue(process_request, request.id)
+        sync.close()
+        env = checks.process_env(server.url, namespace, path)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "broker.cli", "worker", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        again: EmbeddedValkey | None = None
+        try:
+            deadline = time.monotonic() + 10
+            while not responder.asked:
+                assert time.monotonic() < deadline, "the job did not ask the register"
+                await asyncio.sleep(0.05)
+            assert server.pid is not None
+            os.kill(server.pid, signal.SIGKILL)  # the job waits for the register
+            server.stop()
+            await asyncio.sleep(3.0)  # the register answers; Redis is not there
+            again = EmbeddedValkey(tmp_path / "valkey", port=port)
+            again.start()
+            await asyncio.sleep(2.0)
+            assert worker.returncode is None, "the worker stopped with Redis"
+
+            # The sweeper (here at once, not after two minutes) takes the request on.
+            responder.delay = 0
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            assert await asyncio.to_thread(resume_stalled, "test", 0) == 1
+            client = Redis.from_url(again.url, decode_responses=True)
+            [done] = await checks.assert_sound(RequestStore(client, keys), [request.id])
+            assert (done.state, done.lender) == (State.SENT, "C")
+            await client.aclose()
+        finally:
+            if worker.returncode is None:
+                worker.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(worker.communicate(), 20)
+            (again or server).stop()
+        assert worker.returncode == 0, err.decode()[-2000:]

@@ -10,14 +10,14 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from checks import (
+    ANA,
+    CountingResponder,
     assert_once,
     assert_sound,
     free_port,
@@ -38,15 +38,13 @@ from broker.store.requests import RequestStore
 
 from builders import PASSWORD, add_patron
 from conformance import conformance_schema
-from ncip_responder import SCHEMA, NcipResponder, Patron, serve
+from ncip_responder import SCHEMA, serve
 
 ACKNOWLEDGED = 3
 IN_FLIGHT = 3
 DOUBLE = ACKNOWLEDGED + IN_FLIGHT + 1
 # Long enough to kill the web process while the register is being asked.
 REGISTER_DELAY = 5.0
-ANA = Patron("111", "Čuk", "Ana", "1990-04-01T00:00:00Z", None, "adult", date(2030, 1, 1),
-             "Paid", "Signed")
 
 
 async def start_web(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
@@ -65,17 +63,6 @@ async def start_web(env: dict[str, str], port: int) -> asyncio.subprocess.Proces
                 pass
             assert time.monotonic() < deadline, "the web process did not come up"
             await asyncio.sleep(0.1)
-
-
-@dataclass
-class CountingResponder(NcipResponder):
-    """The NCIP responder, counting the lookups that have reached it."""
-
-    asked: int = 0
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.asked += 1
-        return await super().handle(request)
 
 
 @pytest.fixture
