@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 from collections import Counter
@@ -175,3 +176,13 @@ class CountingResponder(NcipResponder):
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.asked += 1
         return await super().handle(request)
+
+
+async def stopped(process: asyncio.subprocess.Process) -> bytes:
+    """Stop a broker process as a deploy does (SIGTERM) unless it stopped by itself;
+    asserts that it ends well, and returns what it wrote to stderr."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, (err or b"").decode()[-2000:]
+    return err or b""
