@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from broker.domain.messages import N_
 from broker.domain.request import Request, RequestEvent
+from broker.domain.rota import LenderStats
 from broker.domain.states import STATE_NAMES, Event, State
 
 # The automatic steps (borrower check, routing) take seconds; an hour without a move
@@ -278,6 +279,15 @@ def library_figures(libraries: Sequence[str],
         if hours[code] else None,
         fees_owed_to=owed_to[code].quantize(CENT), fees_owing=owing[code].quantize(CENT))
         for code in libraries]
+
+
+def lender_stats(figures: Iterable[LibraryFigures]) -> dict[str, LenderStats]:
+    """The history the rota weighs (lending balance, fill rate, turnaround), counted as
+    the coordinator's figures count it."""
+    return {f.library: LenderStats(f.library, lent=f.lent, borrowed=f.borrowed, filled=f.lent,
+                                   asked=f.received,
+                                   median_turnaround_hours=f.median_turnaround_hours)
+            for f in figures}
 
 
 # -- charts ------------------------------------------------------------------------------

@@ -34,7 +34,14 @@ from broker.domain.intake import (
 )
 from broker.domain.messages import N_, as_data
 from broker.domain.request import Request
-from broker.domain.rota import Candidate, Rota, RotaCode, build_rota, topic_rota
+from broker.domain.rota import (
+    Candidate,
+    LenderStats,
+    Rota,
+    RotaCode,
+    build_rota,
+    topic_rota,
+)
 from broker.domain.search import SearchQuery, TitleHit
 from broker.domain.states import Service, State
 from broker.domain.workdays import is_public_holiday
@@ -111,6 +118,8 @@ class Intake:
     consortium: Consortium
     live: Mapping[str, LiveCatalog]
     clock: Callable[[], datetime] = _now
+    # The lenders' history the rota weighs (``LenderHistory``); none: all neutral.
+    history: Callable[[], Mapping[str, LenderStats]] = dict
 
     async def submit(self, account: Account, raw: Mapping[str, Any],
                      idempotency_key: str | None = None) -> tuple[Request, bool]:
@@ -245,7 +254,8 @@ class Intake:
             lambda closed: build_rota(self.consortium, borrower=home,
                                       material=hit.record.material, service=checked.service,
                                       candidates=candidates, max_cost=checked.max_cost,
-                                      stats={}, closed=closed, estimate=price))
+                                      stats=self.history(), closed=closed,
+                                      estimate=price))
 
     def _topic_rota(self, home: str, checked: RequestInput) -> Rota:
         price = self._price(home, checked)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from broker.services.accounts import Accounts
 from broker.services.borrower import BorrowerChecks
 from broker.services.catalogs import live_catalogs
 from broker.services.consortium_file import load
+from broker.services.figures import Dashboard
+from broker.services.history import LenderHistory
 from broker.services.intake import Intake
 from broker.services.lending import Lending
 from broker.services.registers import registers
@@ -58,6 +62,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.STORE] = RequestStore(client, app[appkeys.KEYS])
     app[appkeys.INDEX] = UnionIndex(client, app[appkeys.KEYS])
     app[appkeys.SESSIONS] = SessionStore(client, app[appkeys.KEYS])
+    app[appkeys.DASHBOARD] = Dashboard(client, app[appkeys.KEYS])
     app[appkeys.ACCOUNTS] = Accounts(AccountStore(client, app[appkeys.KEYS]),
                                      app[appkeys.STORE], client, app[appkeys.KEYS],
                                      app[appkeys.CONSORTIUM], settings.base_url)
@@ -72,13 +77,18 @@ async def _peers(app: web.Application) -> AsyncIterator[None]:
         app[appkeys.LIVE_CATALOGS] = live_catalogs(consortium, session)
         app[appkeys.BORROWERS] = BorrowerChecks(app[appkeys.REDIS], app[appkeys.KEYS],
                                                 consortium, registers(consortium, session))
+        history = app[appkeys.HISTORY] = LenderHistory(app[appkeys.DASHBOARD], consortium)
         app[appkeys.INTAKE] = Intake(app[appkeys.STORE], app[appkeys.INDEX],
                                      app[appkeys.BORROWERS], app[appkeys.REDIS],
                                      app[appkeys.KEYS], consortium,
-                                     app[appkeys.LIVE_CATALOGS])
+                                     app[appkeys.LIVE_CATALOGS], history=history)
         app[appkeys.LENDING] = Lending(app[appkeys.STORE], app[appkeys.ACCOUNTS].store,
                                        consortium)
+        counting = asyncio.create_task(history.keep_fresh())
         yield
+        counting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await counting
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from broker.domain.consortium import Consortium
 from broker.services.accounts import Accounts
 from broker.services.borrower import BorrowerChecks
+from broker.services.figures import Dashboard
+from broker.services.history import LenderHistory
 from broker.services.intake import Intake
 from broker.services.lending import Lending
 from broker.services.search import LiveCatalog
@@ -25,6 +27,9 @@ SETTINGS = web.AppKey("settings", Settings)
 CONSORTIUM = web.AppKey("consortium", Consortium)
 KEYS = web.AppKey("keys", Keys)
 REDIS = web.AppKey("redis", Redis)
+# The requests as last read, shared by the dashboard and the lenders' history.
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+HISTORY = web.AppKey("history", LenderHistory)
 STORE = web.AppKey("store", RequestStore)
 INDEX = web.AppKey("index", UnionIndex)
 ACCOUNTS = web.AppKey("accounts", Accounts)

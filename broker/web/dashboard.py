@@ -8,7 +8,7 @@ since the last load); the computing is ``broker.domain.figures``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -32,14 +32,13 @@ from broker.domain.figures import (
 )
 from broker.domain.messages import N_
 from broker.domain.states import STATE_NAMES, Service, State
-from broker.services.figures import Dashboard, Snapshot
+from broker.services.figures import Snapshot
 from broker.web import appkeys
 from broker.web.auth import require
 from broker.web.csv_export import Cell, csv_response
 from broker.web.languages import _, format_number, format_percent, said, say, translated
 from broker.web.pages import account_with_role, render
 
-DASHBOARD = web.AppKey("dashboard", Dashboard)
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_DAYS = 3650
@@ -103,7 +102,7 @@ def _figures(snapshot: Snapshot, consortium: Consortium) -> list[LibraryFigures]
 
 
 async def _snapshot(request: web.Request) -> Snapshot:
-    return await request.app[DASHBOARD].snapshot()
+    return await request.app[appkeys.DASHBOARD].snapshot()
 
 
 # -- JSON ----------------------------------------------------------------------------
@@ -266,14 +265,8 @@ async def figures_csv(request: web.Request) -> web.StreamResponse:
         f"fees_owing_{consortium.currency}", f"fees_net_{consortium.currency}"], rows)
 
 
-async def _dashboard(app: web.Application) -> AsyncIterator[None]:
-    app[DASHBOARD] = Dashboard(app[appkeys.REDIS], app[appkeys.KEYS])
-    yield
-
-
 def setup(app: web.Application) -> None:
-    """Routes of the dashboard; call after the app's Redis is set up in cleanup_ctx."""
-    app.cleanup_ctx.append(_dashboard)
+    """Routes of the dashboard."""
     app.router.add_get("/coordinator", dashboard_page)
     app.router.add_get("/coordinator/requests.csv", requests_csv)
     app.router.add_get("/coordinator/figures.csv", figures_csv)
