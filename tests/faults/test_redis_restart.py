@@ -114,7 +114,7 @@ async def test_redis_killed_under_load_loses_nothing_acknowledged(
     try:
         await checks.ana_logged_in(client, path)
         titles = iter(range(1, LOAD_TITLES + 1))
-        rejected = 0
+        rejected = after_restart = 0
         restarted = asyncio.Event()
 
         async def submit(n: int) -> tuple[int, str | None]:
@@ -133,14 +133,19 @@ async def test_redis_killed_under_load_loses_nothing_acknowledged(
             return response.status, body.get("id")
 
         async def submitter() -> None:
-            nonlocal rejected
+            nonlocal rejected, after_restart
             for n in titles:
+                late = restarted.is_set()
                 answers[n] = await submit(n)
                 assert answers[n][0] != 200, "a first submission found a request"
                 if answers[n][0] == 503:
                     rejected += 1
-                    # The client backs off until the broker answers again.
+                    # The client backs off until the broker answers again (Redis may
+                    # still be loading its append-only file just after the restart).
                     await restarted.wait()
+                    await asyncio.sleep(0.3)
+                elif late:
+                    after_restart += 1
 
         load_tasks = [asyncio.create_task(submitter()) for _ in range(SUBMITTERS)]
         while sum(status == 201 for status, _ in answers.values()) < BEFORE_CRASH:
@@ -155,8 +160,8 @@ async def test_redis_killed_under_load_loses_nothing_acknowledged(
         restarted.set()
         await asyncio.gather(*load_tasks)
         assert len(answers) == LOAD_TITLES and rejected > 0
-        # The last ones went through after the restart, on the same connection pool.
-        assert answers[LOAD_TITLES][0] == 201
+        # Some went through after the restart, on the same connection pool.
+        assert after_restart > 0, answers
 
         # Every rejected submission tried again with its key: one request each.
         for n, (status, _) in sorted(answers.items()):
