@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import aiohttp
 import checks
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -99,6 +100,13 @@ BEFORE_CRASH = 5
 DOWN_SECONDS = 0.5
 
 
+async def health(client: TestClient) -> tuple[int, str]:
+    """/healthz as a load balancer asks it: without the patron's cookies."""
+    async with aiohttp.ClientSession() as balancer, \
+            balancer.get(client.make_url("/healthz")) as response:
+        return response.status, (await response.json())["redis"]
+
+
 @pytest.mark.timeout(30)
 async def test_redis_killed_under_load_loses_nothing_acknowledged(
         tmp_path: Path, namespace: str) -> None:
@@ -154,6 +162,7 @@ async def test_redis_killed_under_load_loses_nothing_acknowledged(
         port = server.port
         os.kill(server.pid, signal.SIGKILL)
         server.stop()
+        assert await health(client) == (503, "unreachable")  # what a load balancer sees
         await asyncio.sleep(DOWN_SECONDS)
         again = EmbeddedValkey(tmp_path / "valkey", port=port)
         again.start()
@@ -162,6 +171,7 @@ async def test_redis_killed_under_load_loses_nothing_acknowledged(
         assert len(answers) == LOAD_TITLES and rejected > 0
         # Some went through after the restart, on the same connection pool.
         assert after_restart > 0, answers
+        assert await health(client) == (200, "ok")
 
         # Every rejected submission tried again with its key: one request each.
         for n, (status, _) in sorted(answers.items()):
