@@ -147,7 +147,8 @@ def retries_due(dispatcher: Dispatcher) -> int:
 
 async def ana_logged_in(client: TestClient, path: Path) -> None:
     """The catalogs of ``path`` harvested, and patron Ana of A logged in on ``client``."""
-    app = client.server.app
+    app = client.app
+    assert app is not None
     harvester = Harvester(app[appkeys.REDIS], app[appkeys.KEYS])
     for library in load(path).libraries.values():
         assert (await harvester.harvest(library)).failed is None

@@ -172,7 +172,7 @@ async def test_the_borrower_check_waits_for_a_hanging_register(
         # rq's Retry: the first of its back-off steps (5 s, then 30 s, 2 min...).
         assert retry.retries_left is not None and retry.retries_left < 5
         assert 0 < backoff(dispatcher, retry) <= 5
-        store = client.server.app[appkeys.STORE]
+        store = client.app[appkeys.STORE]
         [waiting] = await assert_sound(store, [request_id])
         assert waiting.state is State.VALIDATING
         shown = await (await client.get(f"/api/requests/{request_id}")).json()
@@ -272,7 +272,7 @@ async def test_an_order_to_a_hanging_lender_waits_and_goes_out(
             await run_worker(env)
         [retry] = waiting_retries(dispatcher, SEND)
         assert line.connections >= 2  # the client's own attempts, then rq's retry waits
-        store = client.server.app[appkeys.STORE]
+        store = client.app[appkeys.STORE]
         [sent] = await assert_sound(store, [request_id])
         # Legal, and visible: sent to B, with the deadline that moves it on if B stays away.
         assert (sent.state, sent.lender) == (State.SENT, "B")
