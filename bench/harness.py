@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import os
 import socket
 import statistics
@@ -16,10 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -122,17 +124,23 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000
 
 
-async def against_hello(hello_url: str, args: argparse.Namespace,
-                        call: Call) -> tuple[Load, Load]:
-    """The hello world's load (after a one-second warm-up), then ``call``'s, each for
-    ``args.seconds`` at ``args.concurrency``."""
+async def hello_load(hello_url: str, seconds: float, concurrency: int) -> Load:
+    """The hello world's load for ``seconds`` at ``concurrency``, after a one-second
+    warm-up."""
     async def hello(session: aiohttp.ClientSession, n: int) -> bool:
         async with session.get(hello_url) as response:
             await response.read()
             return response.status == 200
 
-    await load(1.0, args.concurrency, hello)  # warm-up
-    return (await load(args.seconds, args.concurrency, hello),
+    await load(1.0, concurrency, hello)  # warm-up
+    return await load(seconds, concurrency, hello)
+
+
+async def against_hello(hello_url: str, args: argparse.Namespace,
+                        call: Call) -> tuple[Load, Load]:
+    """The hello world's load (after a one-second warm-up), then ``call``'s, each for
+    ``args.seconds`` at ``args.concurrency``."""
+    return (await hello_load(hello_url, args.seconds, args.concurrency),
             await load(args.seconds, args.concurrency, call))
 
 
@@ -157,7 +165,7 @@ def parser(doc: str, seconds: float) -> argparse.ArgumentParser:
     return parser
 
 
-def run_on_redis(run: Callable[[argparse.Namespace, Path, str], Awaitable[None]],
+def run_on_redis(run: Callable[[argparse.Namespace, Path, str], Coroutine[Any, Any, None]],
                  args: argparse.Namespace) -> None:
     """``run(args, folder, redis_url)`` in a temporary folder, on REDIS_URL when it is
     set, else on an embedded Valkey in that folder."""
@@ -171,3 +179,138 @@ def run_on_redis(run: Callable[[argparse.Namespace, Path, str], Awaitable[None]]
             return
         with EmbeddedValkey(folder / "valkey") as valkey:
             asyncio.run(run(args, folder, valkey.url))
+
+
+# The benches' generated consortium: titles numbered from 0, each with its ISBN and a
+# title of two words from WORDS (so that a two-word search finds a few), patrons of a
+# home library in its file register, all of them able to borrow.
+WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heath", "inlet",
+         "juniper", "karst", "larch", "moss", "nettle", "oak", "pine", "quartz", "reed",
+         "sorrel", "thistle", "umber", "vale", "willow", "yarrow", "zephyr", "alder",
+         "bracken", "clover", "dune", "elm", "fern", "gorse", "hazel", "iris", "jade",
+         "kelp", "lichen", "maple", "nutmeg", "orchid")
+PASSWORD = "bench-reader-2026"
+# Region R1 (Slovenia) transfers for free between its members; R2 is Latvia.
+REGIONS = {"R1": "SI", "R2": "LV"}
+
+
+def isbn(n: int) -> str:
+    from stdnum import ean
+
+    stem = f"978100{n:06d}"
+    return stem + ean.calc_check_digit(stem)
+
+
+def title_of(n: int) -> str:
+    return f"{WORDS[n % len(WORDS)].title()} {WORDS[n // len(WORDS) % len(WORDS)]} {n}"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    code: str
+    region: str  # a key of REGIONS
+    titles: Iterable[int] = ()  # the numbers of the titles it holds (available)
+
+
+def consortium(folder: Path, name: str, members: Iterable[Member], patrons: int) -> Path:
+    """The consortium file in ``folder``: each member with its MARCXML catalog (852
+    holdings), the file register (``patrons`` patrons, card numbers C00000 up) and its
+    inbox for orders; a 7.00 EUR fee per item outside the free region."""
+    sys.path.append(str(PROJECT / "tests"))
+    from builders import REQUEST_CATEGORIES, marc_collection, marc_record
+
+    libraries = ""
+    for member in members:
+        libraries += f"""
+[[libraries]]
+code = "{member.code}"
+name = "Library {member.code}"
+country = "{REGIONS[member.region]}"
+region = "{member.region}"
+timezone = "Europe/Ljubljana"
+[libraries.policy]
+password_min_length = 8
+accepts_patron_requests = true
+lends = ["book"]
+max_open_requests = 1000
+[libraries.catalog]
+connector = "marcfile"
+path = "{member.code}.xml"
+[libraries.catalog.holdings]
+tag = "852"
+status = "y"
+status_map = {{ a = "available" }}
+[libraries.register]
+connector = "file"
+path = "register.csv"
+cache_seconds = 3600
+[libraries.lending]
+connector = "inbox"
+"""
+        (folder / f"{member.code}.xml").write_bytes(marc_collection(*(
+            marc_record(f"{member.code}{n}", title_of(n), isbn=isbn(n), author="Writer, A.",
+                        holdings=((member.code, "a"),)) for n in member.titles)))
+    with (folder / "register.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["card_number", "surname", "given_name", "birth_date", "email",
+                         "category", "fee_paid", "statement_signed", "blocked", "expires",
+                         "fines_due"])
+        for n in range(patrons):
+            writer.writerow([f"C{n:05d}", "Reader", f"Number{n}", "1990-01-01", "", "adult",
+                             "true", "true", "false", "2030-01-01", "0.00"])
+    regions = "".join(f'[[regions]]\ncode = "{code}"\nname = "Region {code}"\n'
+                      f'country = "{country}"\nfree_transfers = {str(code == "R1").lower()}\n'
+                      for code, country in REGIONS.items())
+    path = folder / "consortium.toml"
+    path.write_text(f'[consortium]\nname = "{name}"\n{REQUEST_CATEGORIES}\n{regions}'
+                    f'[fees]\nill_item = "7.00"\n{libraries}', encoding="utf-8")
+    return path
+
+
+async def seed_patrons(redis_url: str, namespace: str, patrons: int,
+                       library: str = "H") -> list[str]:
+    """``patrons`` active patrons of ``library``, reader0@bench.example.org up, with
+    the cards of ``consortium``'s register; their account ids."""
+    from datetime import UTC, date, datetime
+
+    from redis.asyncio import Redis
+
+    from broker.domain.accounts import Account, AccountStatus, Address, Role
+    from broker.services.passwords import hash_password
+    from broker.store.accounts import AccountStore
+    from broker.store.keys import Keys
+
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    store = AccountStore(redis, Keys(namespace))
+    hashed = await hash_password(PASSWORD)
+    now = datetime.now(UTC)
+    ids = []
+    for n in range(patrons):
+        email = f"reader{n}@bench.example.org"
+        account_id = store.new_id(email)
+        await store.create(Account(
+            id=account_id, email=email, role=Role.PATRON, status=AccountStatus.ACTIVE,
+            created_at=now, library=library, given_name=f"Number{n}", surname="Reader",
+            birth_date=date(1990, 1, 1), category="adult", address=Address("a", "b", "c", "SI"),
+            card_number=f"C{n:05d}", consent_at=now, activated_at=now),
+            hashed, expires=None, token=None, token_ttl=0)
+        ids.append(account_id)
+    await redis.aclose()
+    return ids
+
+
+async def log_in(base: str, patrons: int) -> list[str]:
+    """The session cookie of each patron of ``seed_patrons``, each with the borrower
+    check's cache warm."""
+    cookies = []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        for n in range(patrons):
+            async with session.post(f"{base}/api/session", json={
+                    "email": f"reader{n}@bench.example.org", "password": PASSWORD}) as response:
+                token = response.cookies["ill_session"].value
+            cookie = f"ill_session={token}"
+            async with session.get(f"{base}/api/me/eligibility",
+                                   headers={"Cookie": cookie}) as response:
+                await response.read()
+            cookies.append(cookie)
+    return cookies
