@@ -5,6 +5,7 @@ waits for it to be counted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,13 +41,16 @@ class LenderHistory:
         self.stats = lender_stats(library_figures(list(self.consortium.libraries),
                                                   snapshot.requests, snapshot.debts))
 
-    async def keep_fresh(self) -> None:
-        """Count now, then every ``every`` seconds, until cancelled."""
-        while True:
+    async def keep_fresh(self, stop: asyncio.Event) -> None:
+        """Count now, then every ``every`` seconds, until ``stop`` is set."""
+        # Not only cancelled from outside: redis-py can swallow a cancellation that
+        # lands in the middle of its reply, and the count would then sleep on.
+        while not stop.is_set():
             try:
                 await self.refresh()
                 wait = self.every
             except (RedisError, OSError) as exc:
                 log.warning("lender history not counted: %s", exc)
                 wait = min(self.every, RETRY_SECONDS)
-            await asyncio.sleep(wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)

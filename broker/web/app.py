@@ -84,8 +84,10 @@ async def _peers(app: web.Application) -> AsyncIterator[None]:
                                      app[appkeys.LIVE_CATALOGS], history=history)
         app[appkeys.LENDING] = Lending(app[appkeys.STORE], app[appkeys.ACCOUNTS].store,
                                        consortium)
-        counting = asyncio.create_task(history.keep_fresh())
+        stop = asyncio.Event()
+        counting = asyncio.create_task(history.keep_fresh(stop))
         yield
+        stop.set()
         counting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await counting
