@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -40,7 +40,7 @@ from broker.domain.states import Event, State, iso18626_status
 from broker.services.lending import Lending
 from broker.store.keys import Keys, request_id_for
 from broker.store.reads import Pending, Reads
-from broker.store.requests import OutboxJob, RequestStore
+from broker.store.requests import Kept, OutboxJob, RequestStore
 from connectors.iso18626 import lifecycle as iso_lifecycle
 from connectors.iso18626 import messages as iso
 from connectors.iso18626.errors import ErrorType, MessageError
@@ -158,46 +158,56 @@ class Iso18626Inbound:
         wanted = "lender" if isinstance(message, iso.SupplyingAgencyMessage) else "partner"
         peer = next((p for p in candidates if p.kind == wanted), None)
         digest = hashlib.sha256(body).hexdigest()
-        answer_key = self.keys.iso18626_answer(peer.code if peer else "-", digest)
+        wanted_id: str | None = None
+        if isinstance(message, iso.SupplyingAgencyMessage):
+            wanted_id = message.header.requesting_agency_request_id.strip()
+            if not wanted_id or len(wanted_id) > MAX_REQUEST_ID:
+                wanted_id = None
+        answer_key = self.keys.iso18626_answer(peer.code if peer else "-", digest, wanted_id)
         prefetched: Pending[Request | None] | None = None
         if peer is not None:
             # The repeat check and, for a lender's answer, its request: one round trip.
             reads = Reads(self.redis)
             reads.pipe.get(answer_key)
             kept_answer = reads.add(1, lambda results: results[0])
-            if isinstance(message, iso.SupplyingAgencyMessage):
-                wanted_id = message.header.requesting_agency_request_id.strip()
-                if wanted_id and len(wanted_id) <= MAX_REQUEST_ID:
-                    prefetched = self.store.read(reads, wanted_id)
+            if wanted_id is not None:
+                prefetched = self.store.read(reads, wanted_id)
             await reads.run()
             kept = kept_answer.value
             if kept is not None:
                 return kept.encode() if isinstance(kept, str) else kept, used
-        errors: Sequence[iso.ErrorData] = ()
+        # Only what was done is kept: a refused message may fit later. A lender's
+        # answer keeps its confirmation in the step that acts on it.
+        confirmation = iso.build(iso.confirmation_for(message, used, received=received,
+                                                      timestamp=self.clock(), errors=()),
+                                 used)
+        keep = Kept(answer_key, confirmation, ANSWER_TTL) if wanted_id is not None else None
         try:
             if peer is None:
                 raise Refused(ErrorType.UNRECOGNISED_DATA_VALUE,
                               f"this credential sends no {iso.MESSAGE_ELEMENTS[type(message)]}")
+            kept_with_step = False
             if isinstance(message, iso.SupplyingAgencyMessage):
-                await self._answered(peer, message, prefetched)
+                kept_with_step = await self._answered(peer, message, prefetched, keep)
             elif isinstance(message, iso.Request):
                 await self._ordered(peer, message)
             else:
                 await self._stepped(peer, message)
         except Refused as exc:
-            errors = (iso.ErrorData(exc.error_type, exc.value),)
-        confirmation = iso.build(iso.confirmation_for(message, used, received=received,
-                                                      timestamp=self.clock(), errors=errors),
-                                 used)
-        if not errors:
-            # Only what was done is kept: a refused message may fit later.
+            error = iso.ErrorData(exc.error_type, exc.value)
+            return iso.build(iso.confirmation_for(message, used, received=received,
+                                                  timestamp=self.clock(), errors=(error,)),
+                             used), used
+        if not kept_with_step:
             await self.redis.set(answer_key, confirmation, ex=ANSWER_TTL)
         return confirmation, used
 
     # --- a lender answers our order ------------------------------------------------
 
     async def _answered(self, peer: Peer, message: iso.SupplyingAgencyMessage,
-                        prefetched: Pending[Request | None] | None) -> None:
+                        prefetched: Pending[Request | None] | None,
+                        keep: Kept | None) -> bool:
+        """Act on a lender's answer; True if ``keep`` was written with its step."""
         header = message.header
         if not same_agency(header.supplying_agency_id, peer.agency_id):
             raise Refused(ErrorType.UNRECOGNISED_DATA_VALUE,
@@ -215,7 +225,7 @@ class Iso18626Inbound:
                           f"did not send {request.id}")
         answer = answer_from(message)
         if answer is None:
-            return
+            return False
         if answer.kind is LenderAnswer.SHIPPED and answer.due_date is None:
             # Loaned without dueDate: the lender's own loan period, from today.
             days = self.consortium.library(peer.code).policy.loan_days
@@ -227,9 +237,10 @@ class Iso18626Inbound:
             # The request read for the checks; after a lost race, as it is now.
             current = unread.pop() if unread else await self.store.get(request.id)
             return await self.lending.answer(current, peer.code, answer,
-                                             f"iso18626:{peer.code}")
+                                             f"iso18626:{peer.code}", keep)
 
         await self._act(answered, message)
+        return keep is not None
 
     # --- a partner orders from one of our libraries --------------------------------
 

@@ -44,7 +44,7 @@ from broker.domain.request import Request
 from broker.domain.states import Event, State, transition
 from broker.services.notices import Notice, patron_notice
 from broker.store.accounts import AccountStore
-from broker.store.requests import OutboxJob, RequestStore
+from broker.store.requests import Kept, OutboxJob, RequestStore
 
 # Reminders go out this long before the pickup deadline and the due date.
 PICKUP_REMINDER = timedelta(days=2)
@@ -72,9 +72,10 @@ class Lending:
         return await self.answer(await self.requests.get(request_id), lender, answer, actor)
 
     async def answer(self, request: Request, lender: str, answer: Answer,
-                     actor: str) -> Request:
+                     actor: str, keep: Kept | None = None) -> Request:
         """``lender_answers`` for a request the caller has just read (at its version:
-        if it changed since, the write is refused with ``VersionConflict``)."""
+        if it changed since, the write is refused with ``VersionConflict``); ``keep``
+        is written with the answer's transition."""
         check_answer(answer)
         if request.lender != lender:
             raise Forbidden("this order is not in your library's inbox")
@@ -126,7 +127,7 @@ class Lending:
                                                                LenderAnswer.RECALLED):
                 jobs += self._loan_timers(after)
         return await self.requests.apply(request, event, actor, changes=changes, data=data,
-                                         jobs=jobs)
+                                         jobs=jobs, keep=keep)
 
     async def borrower_steps(self, request_id: str, step: BorrowerStep, actor: str, *,
                              library: str | None = None, patron: str | None = None,

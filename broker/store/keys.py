@@ -163,10 +163,13 @@ class Keys:
         digest = hashlib.sha256(partner_request_id.encode()).hexdigest()
         return f"{self.namespace}:partner-request:{partner}:{digest}"
 
-    def iso18626_answer(self, peer: str, digest: str) -> str:
+    def iso18626_answer(self, peer: str, digest: str, request_id: str | None = None) -> str:
         """The confirmation we gave a peer's ISO 18626 message (by the digest of its
-        bytes), so the same message sent again is answered alike and acted on once."""
-        return f"{self.namespace}:iso18626:answer:{peer}:{digest}"
+        bytes), so the same message sent again is answered alike and acted on once.
+        With the ``request_id`` the message is about, the key is in that request's
+        slot, so the transition that acts on the message keeps it in the same step."""
+        where = self.namespace if request_id is None else self.tag(shard_of(request_id))
+        return f"{where}:iso18626:answer:{peer}:{digest}"
 
     def queue(self, name: str) -> str:
         """An rq queue name; rq adds its own prefix."""

@@ -51,9 +51,10 @@ return 1
 """
 
 # KEYS: hash, events, outbox, old state idx, new state idx, old lender idx, new lender idx,
-#       the patron's open requests, their duplicate keys
+#       the patron's open requests, their duplicate keys, then (optional) a key to keep
 # ARGV: id, score, event json, outbox json, expected version,
-#       lender index mode ("keep"/"move"/"drop"), then field/value pairs ("" deletes)
+#       lender index mode ("keep"/"move"/"drop"), the kept value and its seconds,
+#       then field/value pairs ("" deletes)
 _APPLY = """
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v then return {-1} end
@@ -61,7 +62,7 @@ if v ~= ARGV[5] then return {0, tonumber(v)} end
 local nv = tonumber(v) + 1
 local ev = cjson.decode(ARGV[3])
 local set = {'version', nv, 'state', ev.target, 'updated_at', ev.at}
-for i = 7, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
   else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
 end
@@ -84,8 +85,19 @@ if ARGV[6] ~= 'keep' then
   if ARGV[6] == 'move' then redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1]) end
 end
 for _, job in ipairs(cjson.decode(ARGV[4])) do redis.call('RPUSH', KEYS[3], job) end
+if KEYS[10] then redis.call('SET', KEYS[10], ARGV[7], 'EX', ARGV[8]) end
 return {1, nv}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A value written in the same step as a transition, under a key in the request's
+    slot (the ISO 18626 confirmation of the message that made the transition)."""
+
+    key: str
+    value: bytes | str
+    seconds: int
 
 
 class IdempotencyKeyUsed(Conflict):
@@ -183,11 +195,12 @@ class RequestStore:
                     changes: Mapping[str, str | None] | None = None,
                     data: Mapping[str, Any] | None = None,
                     jobs: Iterable[OutboxJob] = (),
-                    at: datetime | None = None) -> Request:
+                    at: datetime | None = None, keep: Kept | None = None) -> Request:
         """Move ``request`` (as read, at its version) by ``event`` in one atomic step.
 
         ``changes`` sets text attributes of the request (``None`` clears one);
-        ``lender`` among them moves the request between lender inboxes. Raises
+        ``lender`` among them moves the request between lender inboxes; ``keep`` is
+        written with the transition or not at all. Raises
         ``IllegalTransition`` for an event the state does not take and
         ``VersionConflict`` if someone else changed the request since it was read.
         """
@@ -207,9 +220,11 @@ class RequestStore:
         result = await self._apply(
             keys=[k.request, k.events, k.outbox, k.by_state(request.state), k.by_state(target),
                   k.by_lender(request.lender or "-"), k.by_lender(new_lender or "-"),
-                  k.open_for_patron(request.patron_id), k.asked_by_patron(request.patron_id)],
+                  k.open_for_patron(request.patron_id), k.asked_by_patron(request.patron_id),
+                  *([keep.key] if keep else [])],
             args=[request.id, at.timestamp(), ev, json.dumps(encoded_jobs),
-                  str(request.version), mode,
+                  str(request.version), mode, keep.value if keep else "",
+                  keep.seconds if keep else 0,
                   *_flatten({f: v if v is not None else "" for f, v in changes.items()})])
         if result[0] == -1:
             raise NotFound(f"no request {request.id}")

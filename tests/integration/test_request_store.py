@@ -14,7 +14,7 @@ from broker.domain.request import ItemDescription
 from broker.domain.states import Event, State
 from broker.store.keys import Keys, shard_of
 from broker.store.reads import read_one
-from broker.store.requests import OutboxJob, RequestStore
+from broker.store.requests import Kept, OutboxJob, RequestStore
 
 from builders import a_request
 
@@ -119,6 +119,23 @@ async def test_outbox_jobs_are_written_with_the_transition(store: RequestStore,
     jobs = [json.loads(j) for j in raw]
     assert [j["name"] for j in jobs] == ["check_borrower", "route"]
     assert jobs[1]["id"] == f"{r.id}_2_0" and jobs[1]["args"] == {"n": 1}
+
+
+async def test_a_kept_value_is_written_with_its_transition_or_not_at_all(
+        store: RequestStore, redis: Redis) -> None:
+    r = await store.create(a_request(), actor="patron:p1")
+    key = store.keys.iso18626_answer("B", "d1gest", r.id)
+    assert key.startswith(store.keys.tag(shard_of(r.id)))
+    submitted = await store.apply(r, Event.SUBMITTED, "patron:p1",
+                                  keep=Kept(key, "<confirmation/>", 60))
+    assert await redis.get(key) == b"<confirmation/>"
+    assert 0 < await redis.ttl(key) <= 60
+    later = store.keys.iso18626_answer("B", "l4ter", r.id)
+    with pytest.raises(VersionConflict):
+        await store.apply(r, Event.SUBMITTED, "patron:p1", keep=Kept(later, "x", 60))
+    with pytest.raises(IllegalTransition):
+        await store.apply(submitted, Event.SUBMITTED, "patron:p1", keep=Kept(later, "x", 60))
+    assert await redis.exists(later) == 0
 
 
 async def test_fifty_concurrent_transitions_one_winner_per_version(
