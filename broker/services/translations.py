@@ -12,7 +12,7 @@ import gettext
 import io
 from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.dates import format_date
@@ -75,5 +75,8 @@ def day_text(day: str | None, language: str) -> str:
         return day
 
 
+@lru_cache(maxsize=4096)
 def money_text(amount: Decimal, currency: str, language: str) -> str:
+    # Babel reads the locale's pattern on every call (about 25 us); a consortium's
+    # fees are a handful of amounts, said again on every receipt.
     return format_currency(amount, currency, locale=language)
