@@ -1,9 +1,11 @@
 """What the HTTP benches share: the broker and an aiohttp hello world served side by
 side (as many processes each, on uvloop), a closed-loop load at a fixed concurrency,
 p50 and p99, the ratio printed against the hello world, and the Redis to run on (the
-one in REDIS_URL, else an embedded Valkey).
+one in REDIS_URL, else an embedded Valkey); and a generated consortium (members with
+inboxes and MARCXML catalogs of numbered titles, a file register) with its patrons
+seeded and logged in.
 
-A bench brings its own consortium, its own data and its own measured call."""
+A bench picks its members and titles, brings its own data and its own measured call."""
 
 from __future__ import annotations
 
