@@ -18,7 +18,7 @@ from aiohttp import web
 from redis import Redis as SyncRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 from rq.scheduler import RQScheduler
 from tqdm import tqdm
 
@@ -189,7 +189,7 @@ def _queue(settings: Settings, connection: SyncRedis) -> Queue:
     return Queue(Keys(settings.namespace).queue(QUEUE), connection=connection)
 
 
-class _BurstWorker(Worker):
+class _BurstWorker(SimpleWorker):
     """A worker that empties the queue and stops. It takes no commands over pub/sub
     (stop a job, shut down), so it does not wait a second at the end for that listener
     thread to notice it should stop."""
@@ -202,13 +202,17 @@ class _BurstWorker(Worker):
 
 
 def worker(settings: Settings, burst: bool = False) -> None:
-    """An rq worker. rq waits for Redis while it waits for jobs, but quits when Redis
+    """An rq worker that runs the jobs itself (rq's SimpleWorker), not each in a child
+    forked for it: the fork took longer than most jobs (bench/load.py: two forking
+    workers finished a job every ~80 ms, each job 13-35 ms). A job that crashes the
+    process is taken on as one whose worker was killed. rq waits for Redis while it
+    waits for jobs, but quits when Redis
     goes away while a job runs (it cannot follow the job); the worker then starts
     again once Redis answers. The job it was following is picked up as rq's abandoned
     jobs are (retried), and its request by the sweeper (``resume_stalled``)."""
     connection = SyncRedis.from_url(settings.existing_redis_url())
     queue = _queue(settings, connection)
-    kind = _BurstWorker if burst else Worker
+    kind = _BurstWorker if burst else SimpleWorker
     while True:
         try:
             kind([queue], connection=connection).work(burst=burst, with_scheduler=False)
