@@ -12,7 +12,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from broker.domain.consortium import Consortium
-from broker.services.consortium_file import load
+from broker.services.consortium_file import current
 from broker.settings import Settings
 from broker.store.accounts import AccountStore
 from broker.store.client import connect
@@ -42,7 +42,7 @@ def run_job(work: Callable[[JobContext], Awaitable[T]]) -> T:
         try:
             async with aiohttp.ClientSession() as session:
                 return await work(JobContext(settings, redis, keys,
-                                             load(settings.consortium_path), session,
+                                             current(settings.consortium_path), session,
                                              RequestStore(redis, keys),
                                              AccountStore(redis, keys)))
         finally:

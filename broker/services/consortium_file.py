@@ -9,7 +9,7 @@ import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -218,6 +218,22 @@ def build(data: Mapping[str, Any], base: Path, source: str = "consortium") -> Co
                                p.get("schema_version", "2021-2"), p.get("credential_env"))
             for p in data.get("partners", [])}),
     )
+
+
+def current(path: Path | str) -> Consortium:
+    """``load``, kept while the file is unchanged: a worker runs many jobs, and
+    checking a consortium file (13 ms for the demo's) was most of a short job's time."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return load(path)  # says what is wrong with it
+    return _loaded(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _loaded(path: Path, _mtime_ns: int, _size: int) -> Consortium:
+    return load(path)
 
 
 def load(path: Path | str) -> Consortium:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from broker.domain.consortium import Consortium, Library
-from broker.services.consortium_file import load
+from broker.services.consortium_file import current
 from broker.services.translations import library_language
 from broker.settings import Settings
 from connectors.email_lending import EmailLending
@@ -19,7 +19,7 @@ def lender_for(library: Library, session: aiohttp.ClientSession,
     match library.lending.connector:
         case "iso18626":
             # The home library's agency id and address go into every message.
-            return Iso18626Lending(library, consortium or load(settings.consortium_path),
+            return Iso18626Lending(library, consortium or current(settings.consortium_path),
                                    session)
         case "email":
             return EmailLending(library.code, library.lending.settings["address"], settings,

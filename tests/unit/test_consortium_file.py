@@ -8,7 +8,7 @@ import pytest
 from broker.domain.consortium import LocalHoldings
 from broker.domain.errors import ConsortiumInvalid
 from broker.domain.holdings import ItemStatus, MaterialType
-from broker.services.consortium_file import load, place
+from broker.services.consortium_file import current, load, place
 
 from builders import VALID_CONSORTIUM as VALID
 from builders import write_consortium as write
@@ -106,6 +106,18 @@ def test_missing_file_folder_and_oversized_file(tmp_path: Path) -> None:
     big.write_bytes(b"#" * (5 * 1024 * 1024))
     with pytest.raises(ConsortiumInvalid, match="bytes, over"):
         load(big)
+
+
+def test_current_keeps_the_file_until_it_changes(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    first = current(path)
+    assert current(path) is first
+    path.write_text(VALID.replace('ill_item = "7.00"', 'ill_item = "8.00"'), encoding="utf-8")
+    changed = current(path)
+    assert changed is not first and changed.fees.ill_item == Decimal("8.00")
+    path.write_text("not = [toml", encoding="utf-8")
+    with pytest.raises(ConsortiumInvalid):
+        current(path)
 
 
 def test_place_formats_paths() -> None:
