@@ -17,9 +17,11 @@ give the one request); lenders' staff answer an order waiting in their inbox (wi
 supply, then shipped; or unfilled, and the rota moves on), reading the inbox (GET
 /api/inbox?state=sent, its own kind) when they know of nothing waiting.
 
-First the mix's saturation rate (closed loop at --concurrency for
---saturation-seconds), then the mix open-loop at --share of it (Poisson arrivals, so a
-slow broker shows as latency, not as less load) for --seconds. Latency counts from an
+First the mix's saturation rate: a closed loop at --concurrency for
+--saturation-seconds, counted until the workers have also done what those calls asked
+(the web answers faster than the workers forward, and the broker is saturated when
+either is). Then the mix open-loop at --share of it (Poisson arrivals, so a slow
+broker shows as latency, not as less load) for --seconds. Latency counts from an
 arrival's due time. Then the workers drain (at most --drain seconds) and each request
 in Redis is checked: every acknowledged one there once, none the client was not told
 about (but those in flight at the cut-off, listed), each in a legal state with a
@@ -651,8 +653,11 @@ async def run(args: argparse.Namespace, folder: Path, redis_url: str) -> None:
         table(mix.tallies, args.saturation_seconds, hello.rate)
         settled, left = await drain(redis_url, args.drain)
         print(f"workers settled in {settled:.1f} s{shown(left)}", flush=True)
+        whole = saturation.rate * args.saturation_seconds / (args.saturation_seconds + settled)
+        print(f"saturation of the whole broker (calls until the workers settled): "
+              f"{whole:.0f} calls/s (/hello {whole / hello.rate:.4f})", flush=True)
         mix.tallies = {k: Tally() for k in KINDS}
-        rate = saturation.rate * args.share
+        rate = whole * args.share
         print(f"open loop at {args.share:.0%} of saturation: {rate:.1f} calls/s offered for "
               f"{args.seconds:g} s; work waiting for the workers:", flush=True)
         sampling = asyncio.create_task(sample(redis_url, max(5.0, args.seconds / 10)))
